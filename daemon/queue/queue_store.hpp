@@ -1,0 +1,182 @@
+#pragma once
+// queue: the persistent job queue in SQLite (state_dir/queue.db).
+//
+// WAL, synchronous=FULL, migrations driven by PRAGMA user_version. Every state
+// transition is one transaction; several transitions gathered in one event-loop
+// turn may share a transaction (group commit) through Batch. The store never
+// holds the queue in memory: callers ask for the next runnable job when they
+// have a free slot, so memory does not grow with the queue.
+//
+// File names are byte strings (std::string holding arbitrary bytes, stored as
+// BLOB) and come back byte-exact.
+//
+// Threading: one QueueStore is used from one thread (the event loop). It knows
+// nothing of libuv or the filesystem beyond its own database file.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+
+namespace inboxd::queue {
+
+// `claiming` is internal: a row recorded before its file was renamed into the
+// spool. It is never runnable and never shown; see the claim protocol below.
+enum class JobState { kClaiming, kQueued, kRunning, kRetryWait, kDone, kFailed, kCanceled };
+
+std::string_view to_string(JobState state);
+std::optional<JobState> parse_job_state(std::string_view text);
+bool is_terminal(JobState state);
+
+struct Job {
+  std::int64_t id = 0;
+  std::string inbox;
+  std::string name;                  // bytes
+  std::string rel;                   // bytes, relative to the inbox path
+  JobState state = JobState::kQueued;
+  std::int64_t size = 0;
+  int attempts = 0;                  // attempts started so far (counted ones)
+  int budget_base = 0;               // attempts that came before the last `retry`
+  EpochMs created_at = 0;
+  EpochMs updated_at = 0;
+  std::optional<EpochMs> next_attempt_at;  // retry_wait only
+  std::optional<std::string> path;   // where the file is now; nullopt once deleted
+  std::string last_error;
+};
+
+struct Attempt {
+  std::int64_t job_id = 0;
+  int attempt = 0;                   // 1-based
+  EpochMs started_at = 0;
+  std::optional<EpochMs> finished_at;
+  std::int64_t duration_ms = 0;
+  std::optional<int> exit_code;      // null when killed by a signal
+  std::optional<std::string> signal; // "SIGKILL" or null
+  bool timed_out = false;
+  bool counted = true;               // false: cut short by a graceful stop
+  std::string stdout_tail;
+  std::string stderr_tail;
+  std::int64_t pid = 0;              // handler pid (= its process group id)
+  std::uint64_t pid_start_time = 0;  // /proc/<pid>/stat starttime, to tell pid reuse apart
+};
+
+struct Counts {
+  std::int64_t queued = 0, running = 0, retry_wait = 0, done = 0, failed = 0, canceled = 0;
+};
+
+struct NewClaim {
+  std::string inbox;
+  std::string name;
+  std::string rel;
+  std::int64_t size = 0;
+};
+
+// How a transition ends a job or schedules it again.
+struct Transition {
+  std::int64_t job_id = 0;
+  JobState state = JobState::kQueued;
+  std::optional<EpochMs> next_attempt_at;
+  std::optional<std::string> last_error;   // nullopt: unchanged
+};
+
+class QueueStore {
+ public:
+  ~QueueStore();
+  QueueStore(const QueueStore&) = delete;
+  QueueStore& operator=(const QueueStore&) = delete;
+
+  // Opens (creating if needed) the database and migrates it to the current
+  // schema. Fails with a message naming the file.
+  static Result<std::unique_ptr<QueueStore>> open(const std::filesystem::path& file);
+
+  // A random identifier generated when the database was created; names this
+  // daemon's spool folder on shared inboxes.
+  const std::string& instance_id() const { return instance_id_; }
+
+  // --- Claim protocol -----------------------------------------------------
+  // 1. begin_claims records each file as `claiming` (one transaction) and
+  //    returns the new job ids in input order.
+  // 2. The caller renames each file into the spool (spool path derived from
+  //    the id).
+  // 3. finish_claims turns each renamed job `queued` with its spool path and
+  //    deletes the rows whose rename failed (one transaction).
+  // Recovery: a `claiming` row whose spool file exists becomes `queued`; one
+  // whose spool file does not exist is deleted (the file is still in the drop
+  // folder, or another daemon won it). A job is never runnable before its
+  // rename succeeded, and a lost claim leaves no job.
+  Result<std::vector<std::int64_t>> begin_claims(std::span<const NewClaim> claims, EpochMs now);
+  struct ClaimResult {
+    std::int64_t job_id = 0;
+    std::optional<std::string> spool_path;  // nullopt: rename failed, drop the row
+  };
+  Result<void> finish_claims(std::span<const ClaimResult> results, EpochMs now);
+  Result<std::vector<Job>> pending_claims();
+
+  // A job recorded and failed at once, without attempts (e.g. "too large").
+  Result<std::int64_t> insert_failed(const NewClaim& claim, const std::string& path,
+                                     const std::string& reason, EpochMs now);
+
+  // --- Running ------------------------------------------------------------
+  // Runnable jobs of one inbox, oldest first: `queued` by claim order and
+  // `retry_wait` whose next_attempt_at <= now by due time. Uses an index; cost
+  // does not grow with the number of finished jobs.
+  Result<std::vector<Job>> next_runnable(std::string_view inbox, EpochMs now, int limit);
+  // Earliest next_attempt_at among the inbox's retry_wait jobs.
+  Result<std::optional<EpochMs>> next_retry_due(std::string_view inbox);
+
+  // Marks the job running, increments attempts and records the attempt's
+  // start (pid filled later by set_attempt_pid).
+  Result<void> start_attempt(std::int64_t job_id, int attempt, EpochMs now);
+  Result<void> set_attempt_pid(std::int64_t job_id, int attempt, std::int64_t pid,
+                               std::uint64_t pid_start_time);
+  // Records the finished attempt and moves the job to transition.state.
+  Result<void> finish_attempt(const Attempt& attempt, const Transition& transition, EpochMs now);
+  // Moves a job without an attempt (cancel, admin retry, recovery).
+  Result<void> transition(const Transition& transition, EpochMs now);
+  // Where the job's file is now (nullopt once deleted).
+  Result<void> set_path(std::int64_t job_id, std::optional<std::string> path, EpochMs now);
+
+  // Runs fn inside one IMMEDIATE transaction: every call above made inside fn
+  // joins it (group commit). Rolls back if fn returns an error.
+  Result<void> batch(const std::function<Result<void>()>& fn);
+
+  // --- Queries ------------------------------------------------------------
+  Result<std::optional<Job>> job(std::int64_t id);
+  Result<std::vector<Attempt>> attempts(std::int64_t job_id);
+  struct JobFilter {
+    std::optional<std::string> inbox;
+    std::optional<JobState> state;
+    int limit = 100;
+    std::optional<std::int64_t> before_id;
+  };
+  Result<std::vector<Job>> jobs(const JobFilter& filter);  // newest first
+  Result<Counts> counts(std::string_view inbox);
+  // queued + retry_wait, for max_queue.
+  Result<std::int64_t> waiting_count(std::string_view inbox);
+  Result<std::optional<EpochMs>> oldest_queued_at(std::string_view inbox);
+
+  // --- Recovery -----------------------------------------------------------
+  // Jobs left `running` by a previous process, with their last attempt (pid
+  // and start time identify the handler's process group).
+  Result<std::vector<std::pair<Job, Attempt>>> interrupted_jobs();
+  // Terminal jobs whose file may still sit in the spool (path under spool_root).
+  Result<std::vector<Job>> unsettled_outcomes(std::string_view spool_prefix);
+
+ private:
+  explicit QueueStore(sqlite3* db);
+  sqlite3* db_;
+  std::string instance_id_;
+  int batch_depth_ = 0;
+};
+
+}  // namespace inboxd::queue

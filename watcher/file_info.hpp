@@ -1,0 +1,49 @@
+#pragma once
+// FileInfo and directory scanning.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace inboxd::watcher {
+
+struct FileInfo {
+  std::string rel;             // relative to the inbox root, '/'-separated bytes
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;   // st_mtim as nanoseconds since the epoch (file server's clock)
+  dev_t dev = 0;
+  ino_t ino = 0;
+  nlink_t nlink = 0;
+
+  std::string_view name() const;  // last component of rel
+  // Same content as far as settle can tell: size and mtime unchanged.
+  bool same_version(const FileInfo& other) const {
+    return size == other.size && mtime_ns == other.mtime_ns;
+  }
+};
+
+// Says whether a directory (rel, "" for the root never asked) must be skipped:
+// the inbox's spool, done and failed folders are never watched or scanned.
+using SkipDir = std::function<bool(std::string_view rel_dir)>;
+
+// Lists the regular files directly in root/rel_dir (and below it when
+// recursive), using fstatat(AT_SYMLINK_NOFOLLOW): symlinks, FIFOs, sockets and
+// devices are skipped and never opened. Results are sorted by rel (bytewise),
+// so a start-up scan claims in name order. A missing root_dir is an error; a
+// subdirectory vanishing mid-scan is not.
+Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
+                                             std::string_view rel_dir, bool recursive,
+                                             const SkipDir& skip_dir);
+
+// lstat of one entry: nullopt when it is gone or not a regular file.
+Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root, std::string_view rel);
+
+}  // namespace inboxd::watcher

@@ -1,0 +1,64 @@
+#pragma once
+// SettleTracker: decides when a file is complete (PRODUCT.md "File lifecycle" 2).
+//
+// A file is due once its (size, mtime) has been unchanged for `settle`,
+// measured on the daemon's monotonic clock from when the daemon last saw a
+// change, and no writer is known to hold it open. A file's mtime is compared
+// only with its own earlier mtime, never with the local clock.
+//
+// Inputs:
+//  - note_writing: inotify IN_CREATE/IN_MODIFY - a writer is active; the file
+//    is not due until a close (IN_CLOSE_WRITE) or a rescan clears it.
+//  - note_closed: IN_CLOSE_WRITE/IN_MOVED_TO with a fresh stat: the writer is
+//    done, the settle clock (re)starts now.
+//  - observe: a scan saw the file; the clock restarts only if it changed (or is
+//    new). A scan clears a stale "writing" mark only via reset_writers().
+// Memory is bounded by the number of unsettled files in the drop folder.
+// Not thread-safe.
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "watcher/file_info.hpp"
+
+namespace inboxd::watcher {
+
+class SettleTracker {
+ public:
+  explicit SettleTracker(Millis settle) : settle_(settle) {}
+
+  void note_writing(const std::string& rel, MonoTime now);
+  void note_closed(const FileInfo& info, MonoTime now);
+  void observe(const FileInfo& info, MonoTime now);
+  void forget(const std::string& rel);
+  // After an inotify overflow the open/close history is unknown: drop every
+  // "writing" mark and fall back on size/mtime alone.
+  void reset_writers(MonoTime now);
+
+  // Files due now, in rel order. The caller re-stats each one and either
+  // claims it (then forget) or calls observe with what it saw.
+  std::vector<std::string> due(MonoTime now) const;
+  // Earliest time something becomes due (nullopt: nothing pending, or only
+  // files with an open writer).
+  std::optional<MonoTime> next_deadline() const;
+  // Last version seen of a tracked file.
+  const FileInfo* last_seen(const std::string& rel) const;
+
+  std::size_t size() const { return entries_.size(); }
+  void set_settle(Millis settle) { settle_ = settle; }
+
+ private:
+  struct Entry {
+    FileInfo info;
+    bool known = false;       // info holds a real stat
+    bool writing = false;
+    MonoTime changed_at{};
+  };
+  Millis settle_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace inboxd::watcher
