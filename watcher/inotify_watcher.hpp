@@ -30,8 +30,10 @@
 namespace inboxd::watcher {
 
 enum class EventKind {
-  kWriting,     // IN_CREATE / IN_MODIFY on a file: a writer is active
-  kClosed,      // IN_CLOSE_WRITE / IN_MOVED_TO on a file: settle clock starts
+  kWriting,     // IN_MODIFY on a file, or IN_CREATE of a regular file with one
+                // link (created by open(): a writer holds it until IN_CLOSE_WRITE)
+  kClosed,      // IN_CLOSE_WRITE / IN_MOVED_TO on a file, or IN_CREATE of
+                // anything else (hard link, symlink, FIFO): settle clock starts
   kRemoved,     // IN_DELETE / IN_MOVED_FROM on a file
   kDirAdded,    // a new subfolder (already watched when recursive): scan it
   kOverflow,    // events were lost: rescan everything
