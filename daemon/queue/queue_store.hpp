@@ -12,6 +12,14 @@
 //
 // Threading: one QueueStore is used from one thread (the event loop). It knows
 // nothing of libuv or the filesystem beyond its own database file.
+//
+// Errors name the operation and carry SQLite's message and extended result
+// code ("queue: finish_attempt job=42: database or disk is full", code
+// SQLITE_FULL), or one of the codes below for refusals of the store itself.
+// A failed call leaves nothing of its writes behind, inside a batch too.
+//
+// Times are wall-clock epoch milliseconds supplied by the caller; the store
+// never reads a clock.
 
 #include <sqlite3.h>
 
@@ -27,8 +35,16 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "daemon/queue/sqlite.hpp"
 
 namespace inboxd::queue {
+
+// Error::code of a call naming a job id that does not exist (or is still
+// `claiming`, which is not a job yet).
+inline constexpr int kUnknownJob = SQLITE_NOTFOUND;
+// Error::code of a move the job's state does not allow (e.g. a terminal job
+// moved anywhere but back to queued, or an attempt number out of sequence).
+inline constexpr int kBadTransition = SQLITE_CONSTRAINT;
 
 // `claiming` is internal: a row recorded before its file was renamed into the
 // spool. It is never runnable and never shown; see the claim protocol below.
@@ -128,53 +144,94 @@ class QueueStore {
 
   // --- Running ------------------------------------------------------------
   // Runnable jobs of one inbox, oldest first: `queued` by claim order and
-  // `retry_wait` whose next_attempt_at <= now by due time. Uses an index; cost
-  // does not grow with the number of finished jobs.
+  // `retry_wait` whose next_attempt_at <= now by due time, merged by due time
+  // (see schema.hpp for due_at). Uses an index; cost does not grow with the
+  // number of finished or not-yet-due jobs. After the wall clock was stepped
+  // back, queued jobs claimed "in the future" still come (after the others),
+  // so a clock step never stalls the queue.
   Result<std::vector<Job>> next_runnable(std::string_view inbox, EpochMs now, int limit);
-  // Earliest next_attempt_at among the inbox's retry_wait jobs.
+  // Earliest next_attempt_at among the inbox's retry_wait jobs, due or not
+  // (a small partial index holds only retry_wait rows).
   Result<std::optional<EpochMs>> next_retry_due(std::string_view inbox);
 
-  // Marks the job running, increments attempts and records the attempt's
-  // start (pid filled later by set_attempt_pid).
+  // Marks a queued or retry_wait job running, increments attempts and records
+  // the attempt's start (pid filled later by set_attempt_pid). `attempt` must
+  // be job.attempts + 1. An attempt cut short by a graceful stop gave its
+  // number back (see finish_attempt); its record is replaced by this one.
   Result<void> start_attempt(std::int64_t job_id, int attempt, EpochMs now);
   Result<void> set_attempt_pid(std::int64_t job_id, int attempt, std::int64_t pid,
                                std::uint64_t pid_start_time);
-  // Records the finished attempt and moves the job to transition.state.
+  // Records the outcome of the job's running attempt (attempt.attempt must be
+  // job.attempts; finished_at defaults to now; pid and start time are kept
+  // from set_attempt_pid) and moves the job to transition.state. An attempt
+  // with counted == false gives its number back (attempts - 1); its record
+  // stays until the job's next attempt reuses the number.
   Result<void> finish_attempt(const Attempt& attempt, const Transition& transition, EpochMs now);
   // Moves a job without an attempt (cancel, admin retry, recovery).
+  //
+  // Allowed moves: claiming rows only move through finish_claims; running is
+  // entered only by start_attempt; a terminal job only goes back to queued.
+  // Effects beyond state: retry_wait requires next_attempt_at and is due
+  // then; every other state clears next_attempt_at. A terminal job requeued
+  // (admin retry) gets a fresh budget (budget_base = attempts) and is due
+  // now; a retry_wait job requeued is due at once; a running job requeued
+  // (recovery, graceful stop) keeps its due_at, so it goes back to the front.
   Result<void> transition(const Transition& transition, EpochMs now);
   // Where the job's file is now (nullopt once deleted).
   Result<void> set_path(std::int64_t job_id, std::optional<std::string> path, EpochMs now);
 
   // Runs fn inside one IMMEDIATE transaction: every call above made inside fn
-  // joins it (group commit). Rolls back if fn returns an error.
+  // joins it (group commit). Rolls back if fn returns an error. A batch
+  // inside a batch joins the outer one (as a savepoint: its own error undoes
+  // only its own writes). Each call inside keeps its own atomicity, so a
+  // failed call leaves nothing half-written even if fn carries on.
   Result<void> batch(const std::function<Result<void>()>& fn);
 
   // --- Queries ------------------------------------------------------------
   Result<std::optional<Job>> job(std::int64_t id);
   Result<std::vector<Attempt>> attempts(std::int64_t job_id);
   struct JobFilter {
-    std::optional<std::string> inbox;
-    std::optional<JobState> state;
+    std::optional<std::string> inbox = std::nullopt;
+    std::optional<JobState> state = std::nullopt;
     int limit = 100;
-    std::optional<std::int64_t> before_id;
+    std::optional<std::int64_t> before_id = std::nullopt;
   };
-  Result<std::vector<Job>> jobs(const JobFilter& filter);  // newest first
+  // Newest first (id DESC), ids below before_id, at most limit (the caller
+  // bounds it). `claiming` rows are never listed; job() does not find them.
+  Result<std::vector<Job>> jobs(const JobFilter& filter);
+  // Read from per-(inbox, state) counters that every change of a job's state
+  // updates in the same transaction: O(1), no scan.
   Result<Counts> counts(std::string_view inbox);
   // queued + retry_wait, for max_queue.
   Result<std::int64_t> waiting_count(std::string_view inbox);
+  // Due time of the oldest queued job (its claim or admin-retry time; see
+  // schema.hpp), through the jobs_waiting index.
   Result<std::optional<EpochMs>> oldest_queued_at(std::string_view inbox);
 
   // --- Recovery -----------------------------------------------------------
   // Jobs left `running` by a previous process, with their last attempt (pid
   // and start time identify the handler's process group).
   Result<std::vector<std::pair<Job, Attempt>>> interrupted_jobs();
-  // Terminal jobs whose file may still sit in the spool (path under spool_root).
+  // Terminal jobs whose file may still sit in the spool: their path starts
+  // with the bytes spool_prefix (pass the spool folder with a trailing '/').
+  // An index range over terminal paths; does not scan the table.
   Result<std::vector<Job>> unsettled_outcomes(std::string_view spool_prefix);
 
  private:
-  explicit QueueStore(sqlite3* db);
-  sqlite3* db_;
+  // Names a call in error messages: "queue: <name> job=<job>: ...".
+  struct Op {
+    std::string_view name;
+    std::int64_t job = 0;
+  };
+
+  QueueStore(sqlite::Database db, std::string instance_id);
+
+  // Runs fn as one transaction, or as a savepoint inside batch(); puts op in
+  // front of any error.
+  template <class Fn>
+  Result<void> atomically(Op op, Fn&& fn);
+
+  sqlite::Database db_;
   std::string instance_id_;
   int batch_depth_ = 0;
 };
