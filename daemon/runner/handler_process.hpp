@@ -12,11 +12,20 @@
 // handler exits by itself, whatever it left running in its group gets SIGTERM,
 // then SIGKILL after kill_grace: a finished attempt leaves nothing behind.
 //
+// Output pipes are read until the attempt ends, never until EOF alone: once the
+// handler has exited and its group is empty (zombies aside) or SIGKILLed, what
+// is still readable is drained and the pipes are closed, so a process that
+// escaped the group (setsid) while holding stdout cannot hang the runner.
+//
 // Ownership: Runner owns every HandlerProcess it starts and frees each one only
 // after all of its libuv handles are closed. The done callback runs exactly
 // once per successfully started process, on the loop thread, after the process
 // has exited, its output pipes are drained and its group is empty or SIGKILLed.
+// The callback may start or stop other handlers; it must not destroy the Runner.
 // Threading: loop thread only.
+//
+// Not the runner's job: fds the daemon inherited without O_CLOEXEC would reach
+// handlers; main() calls mark_inherited_fds_cloexec() (inherited_fds.hpp) first.
 
 #include <sys/types.h>
 #include <uv.h>
@@ -38,7 +47,7 @@ namespace inboxd::runner {
 struct HandlerSpec {
   std::vector<std::string> argv;      // argv[0] is an absolute path
   std::vector<std::string> env;       // "KEY=value", the complete environment
-  std::filesystem::path cwd;          // must exist
+  std::filesystem::path cwd;          // must exist; empty = the daemon's own cwd
   Millis timeout{0};                  // 0 = none
   Millis kill_grace{10000};
   std::size_t tail_bytes = 64 * 1024;
@@ -48,10 +57,10 @@ struct HandlerResult {
   std::optional<int> exit_code;       // nullopt when killed by a signal
   std::optional<int> signal;          // signal number that ended it
   bool timed_out = false;
-  bool stopped = false;               // ended by stop() (cancel or shutdown)
+  bool stopped = false;               // stop() came before the handler exited (cancel or shutdown)
   std::string stdout_tail;
   std::string stderr_tail;
-  Millis duration{0};
+  Millis duration{0};                 // monotonic, from spawn until the handler itself exited
   pid_t pid = 0;
 };
 
@@ -63,7 +72,10 @@ using RunId = std::uint64_t;
 class Runner {
  public:
   explicit Runner(uv_loop_t* loop);
-  ~Runner();  // stops (SIGKILL) anything still running; the loop must run once more to free handles
+  // SIGKILLs every group still running and reaps its handler (waiting briefly),
+  // without calling their done callbacks; the loop must run once more so the
+  // close callbacks free the handles.
+  ~Runner();
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
@@ -72,19 +84,29 @@ class Runner {
   Result<RunId> start(const HandlerSpec& spec, std::function<void(HandlerResult)> on_done);
 
   // Stops a running handler: SIGTERM to its group now, SIGKILL after grace.
-  // Its result has stopped=true. Unknown ids are ignored.
+  // Its result has stopped=true. Unknown ids are ignored. A handler that has
+  // already exited by itself keeps its own status; only the cleanup of what it
+  // left in its group is hurried (the shorter grace wins).
   void stop(RunId id, Millis grace);
   // stop() for every running handler.
   void stop_all(Millis grace);
 
+  // Handlers whose done callback has not come yet.
   std::size_t running() const;
+  // The handler's pid, which is also its process group id.
   std::optional<pid_t> pid(RunId id) const;
 
  private:
   class Process;
+  // Removes a finished process (closing its handles), then calls its callback.
+  void complete(RunId id, HandlerResult result);
+
   uv_loop_t* loop_;
   RunId next_id_ = 1;
   std::map<RunId, std::unique_ptr<Process>> processes_;
+  // One read buffer shared by every output pipe: each read is consumed into
+  // its ring buffer before the next one starts (loop thread only).
+  std::vector<char> read_buffer_;
   friend class Process;
 };
 

@@ -1,1 +1,315 @@
-// placeholder
+#include "daemon/runner/handler_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "daemon/runner/inherited_fds.hpp"
+#include "tests/unit/runner/runner_fixture.hpp"
+
+namespace inboxd::runner::test {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::duration_cast;
+
+std::string join_nul_terminated(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    out += item;
+    out += '\0';
+  }
+  return out;
+}
+
+std::string random_bytes(std::size_t n) {
+  std::mt19937 gen(42);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(byte(gen));
+  return out;
+}
+
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+Millis since(MonoTime start) { return duration_cast<Millis>(mono_now() - start); }
+
+}  // namespace
+
+TEST_CASE_METHOD(RunnerFixture, "a handler that exits 0 reports exit code 0 and no signal", "[runner]") {
+  auto result = run(shell("exit 0"));
+  CHECK(result.exit_code == 0);
+  CHECK_FALSE(result.signal);
+  CHECK_FALSE(result.timed_out);
+  CHECK_FALSE(result.stopped);
+  CHECK(result.pid > 0);
+  CHECK(runner().running() == 0);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a non-zero exit code is reported as it is", "[runner]") {
+  auto result = run(shell("exit 3"));
+  CHECK(result.exit_code == 3);
+  CHECK_FALSE(result.signal);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a handler killed by a signal has a signal and no exit code", "[runner]") {
+  auto result = run(shell("kill -KILL $$"));
+  CHECK_FALSE(result.exit_code);
+  REQUIRE(result.signal);
+  CHECK(signal_name(*result.signal) == "SIGKILL");
+}
+
+TEST_CASE("signal names carry the SIG prefix and unknown numbers are spelled out", "[runner]") {
+  CHECK(signal_name(SIGKILL) == "SIGKILL");
+  CHECK(signal_name(SIGTERM) == "SIGTERM");
+  CHECK(signal_name(SIGSEGV) == "SIGSEGV");
+  CHECK(signal_name(200) == "SIG200");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "the duration runs from spawn to the handler's exit", "[runner]") {
+  auto result = run(shell("sleep 0.2"));
+  CHECK(result.duration >= Millis(190));
+  CHECK(result.duration < Millis(10000));
+}
+
+TEST_CASE_METHOD(RunnerFixture, "stdout and stderr are kept apart and small output exactly", "[runner]") {
+  auto result = run(shell("printf 'out\\n'; printf 'err\\n' >&2; printf 'more'"));
+  CHECK(result.stdout_tail == "out\nmore");
+  CHECK(result.stderr_tail == "err\n");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a megabyte of output keeps exactly the last tail_bytes", "[runner]") {
+  auto big = random_bytes(1024 * 1024);
+  write_file("big.bin", big);
+  auto s = shell("cat big.bin; cat big.bin >&2");
+  s.tail_bytes = 4096;
+  auto result = run(s);
+  CHECK(result.stdout_tail == last_bytes(big, 4096));
+  CHECK(result.stderr_tail == last_bytes(big, 4096));
+  s.tail_bytes = 64 * 1024;
+  result = run(s);
+  CHECK(result.stdout_tail == last_bytes(big, 64 * 1024));
+}
+
+TEST_CASE_METHOD(RunnerFixture, "fifty megabytes of output do not grow memory", "[runner]") {
+  auto zeros = spec({"/usr/bin/head", "-c", "52428800", "/dev/zero"});
+  run(spec({"/usr/bin/head", "-c", "1048576", "/dev/zero"}));  // warm up every allocation
+  long before = rss_kib();
+  auto result = run(zeros);
+  long grown = rss_kib() - before;
+  CHECK(result.exit_code == 0);
+  CHECK(result.stdout_tail == std::string(64 * 1024, '\0'));
+  // Fixed per-attempt buffers only; the bound leaves room for ASan's quarantine,
+  // which keeps freed blocks resident.
+  CHECK(grown < 1024);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "argv elements arrive byte for byte and nothing in them runs", "[runner]") {
+  std::vector<std::string> args = {"with space", "it's \"quoted\"", "line\nbreak", "-n", "--help",
+                                   "$(touch executed)", "`touch executed`", "; touch executed",
+                                   "*", "", "\xff\xfe\x80 not utf-8", "tab\there"};
+  std::vector<std::string> argv = {INBOXD_SOURCE_DIR "/tests/fixtures/runner/write_argv"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto result = run(spec(argv));
+  CHECK(result.exit_code == 0);
+  CHECK(read_file("argv.bin") == join_nul_terminated(args));
+  CHECK_FALSE(fs::exists(dir() / "executed"));
+}
+
+TEST_CASE_METHOD(RunnerFixture, "the environment is exactly the one given", "[runner]") {
+  std::vector<std::string> env = {"A=1", "WITH_SPACE=a b", "EMPTY=", "ACCENT=\xc3\xa9", "INBOXD_JOB=42"};
+  auto s = spec({"/usr/bin/env", "-0"});
+  s.env = env;
+  CHECK(run(s).stdout_tail == join_nul_terminated(env));
+  s.env.clear();
+  CHECK(run(s).stdout_tail.empty());
+}
+
+TEST_CASE_METHOD(RunnerFixture, "the handler runs in the given working directory", "[runner]") {
+  fs::create_directory(dir() / "work dir");
+  auto s = shell("pwd -P");
+  s.cwd = dir() / "work dir";
+  CHECK(run(s).stdout_tail == (dir() / "work dir").string() + "\n");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "stdin is /dev/null and reading it ends at once", "[runner]") {
+  auto s = shell("if read line; then echo data; else echo eof; fi; readlink /proc/$$/fd/0");
+  s.timeout = Millis(5000);
+  auto result = run(s);
+  CHECK_FALSE(result.timed_out);
+  CHECK(result.stdout_tail == "eof\n/dev/null\n");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a handler sees only fds 0, 1 and 2 once inherited fds are marked",
+                 "[runner]") {
+  // Deliberately without O_CLOEXEC, like an fd the daemon inherited.
+  int inherited = ::open("/dev/null", O_RDONLY);  // NOLINT(android-cloexec-open)
+  REQUIRE(inherited >= 3);
+  mark_inherited_fds_cloexec();
+  auto result = run(shell("ls /proc/$$/fd"));
+  ::close(inherited);
+  CHECK(result.stdout_tail == "0\n1\n2\n");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a timed out handler is killed together with its grandchild",
+                 "[runner]") {
+  auto s = shell("sleep 300 & echo $! > grandchild.pid; sleep 300");
+  s.timeout = Millis(300);
+  s.kill_grace = Millis(5000);
+  auto result = run(s);
+  CHECK(result.timed_out);
+  REQUIRE(result.signal);
+  CHECK(signal_name(*result.signal) == "SIGTERM");
+  CHECK(result.duration < Millis(4000));
+  CHECK(wait_until_gone(static_cast<pid_t>(std::stol(read_file("grandchild.pid")))));
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a handler that ignores SIGTERM is SIGKILLed after kill_grace",
+                 "[runner]") {
+  auto s = shell("trap '' TERM; sleep 300");
+  s.timeout = Millis(200);
+  s.kill_grace = Millis(300);
+  auto result = run(s);
+  CHECK(result.timed_out);
+  REQUIRE(result.signal);
+  CHECK(signal_name(*result.signal) == "SIGKILL");
+  CHECK(result.duration >= Millis(450));
+}
+
+TEST_CASE_METHOD(RunnerFixture, "what a handler leaves running is killed before its result arrives",
+                 "[runner]") {
+  auto s = shell("sleep 300 & echo $! > leftover.pid; exit 0");
+  s.kill_grace = Millis(10000);
+  auto started = mono_now();
+  auto result = run(s);
+  CHECK(result.exit_code == 0);
+  CHECK(process_gone(static_cast<pid_t>(std::stol(read_file("leftover.pid")))));
+  CHECK(since(started) < Millis(5000));  // SIGTERM sufficed: no wait for the grace
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a process that escaped the group holding stdout does not delay the result",
+                 "[runner]") {
+  auto s = shell(
+      "setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' &"
+      " while [ ! -s escaped.pid ]; do sleep 0.01; done; echo done");
+  auto started = mono_now();
+  auto result = run(s);
+  auto escaped = static_cast<pid_t>(std::stol(read_file("escaped.pid")));
+  kill_at_end(escaped);
+  CHECK(result.exit_code == 0);
+  CHECK(result.stdout_tail == "done\n");
+  CHECK(since(started) < Millis(5000));
+  CHECK_FALSE(process_gone(escaped));  // it really held the pipe the whole time
+}
+
+TEST_CASE_METHOD(RunnerFixture, "stop ends a running handler and marks its result stopped", "[runner]") {
+  auto id = start(shell("echo $$ > handler.pid; exec sleep 300"));
+  wait_for_pid_file("handler.pid");
+  runner().stop(id, Millis(2000));
+  auto result = wait(id);
+  CHECK(result.stopped);
+  CHECK_FALSE(result.timed_out);
+  REQUIRE(result.signal);
+  CHECK(signal_name(*result.signal) == "SIGTERM");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "stop_all ends every running handler", "[runner]") {
+  auto first = start(shell("exec sleep 300"));
+  auto second = start(shell("exec sleep 300"));
+  runner().stop_all(Millis(2000));
+  CHECK(wait(first).stopped);
+  CHECK(wait(second).stopped);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a stop after the handler exited keeps its status and hurries the cleanup",
+                 "[runner]") {
+  auto s = shell("(trap '' TERM; exec sleep 300) & echo $! > leftover.pid; exit 4");
+  s.kill_grace = Millis(60000);
+  auto id = start(s);
+  auto leader = *runner().pid(id);
+  REQUIRE(run_loop_until([&] { return ::kill(leader, 0) != 0; }));  // libuv reaped it
+  runner().stop(id, Millis(0));
+  auto result = wait(id, Millis(5000));
+  CHECK(result.exit_code == 4);
+  CHECK_FALSE(result.stopped);
+  CHECK(wait_until_gone(static_cast<pid_t>(std::stol(read_file("leftover.pid")))));
+}
+
+TEST_CASE_METHOD(RunnerFixture, "an exception thrown by a done callback stops at the runner",
+                 "[runner]") {
+  bool called = false;
+  auto id = runner().start(shell("exit 0"), [&](HandlerResult) {
+    called = true;
+    throw std::runtime_error("callback failed");
+  });
+  REQUIRE(id);
+  REQUIRE(run_loop_until([&] { return called; }));
+  CHECK(runner().running() == 0);
+  CHECK(run(shell("exit 5")).exit_code == 5);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a missing executable is an error naming it and nothing runs",
+                 "[runner]") {
+  auto id = runner().start(spec({"/nonexistent/handler"}), [](HandlerResult) { FAIL("no callback"); });
+  REQUIRE_FALSE(id);
+  CHECK(id.error().message == "spawn /nonexistent/handler: no such file or directory");
+  CHECK(runner().running() == 0);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a file without execute permission is an error", "[runner]") {
+  write_file("script", "#!/bin/sh\nexit 0\n");
+  ::chmod((dir() / "script").c_str(), 0644);
+  auto path = (dir() / "script").string();
+  auto id = runner().start(spec({path}), [](HandlerResult) { FAIL("no callback"); });
+  REQUIRE_FALSE(id);
+  CHECK(id.error().message == "spawn " + path + ": permission denied");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a missing working directory is an error naming it", "[runner]") {
+  auto s = spec({"/bin/true"});
+  s.cwd = dir() / "missing";
+  auto id = runner().start(s, [](HandlerResult) { FAIL("no callback"); });
+  REQUIRE_FALSE(id);
+  CHECK(id.error().message ==
+        "spawn /bin/true: cwd " + s.cwd.string() + ": no such file or directory");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "several handlers at once each get their own result", "[runner]") {
+  std::vector<RunId> ids;
+  for (int n = 0; n < 5; ++n) {
+    ids.push_back(start(shell(fmt::format("sleep 0.2; echo run-{}; exit {}", n, n + 10))));
+  }
+  CHECK(runner().running() == 5);
+  for (int n = 0; n < 5; ++n) {
+    auto result = wait(ids[static_cast<std::size_t>(n)]);
+    CHECK(result.exit_code == n + 10);
+    CHECK(result.stdout_tail == fmt::format("run-{}\n", n));
+  }
+}
+
+TEST_CASE_METHOD(RunnerFixture, "destroying the runner kills the handlers still running", "[runner]") {
+  start(shell("sleep 300 & echo $! > child.pid; echo $$ > handler.pid; wait"));
+  auto handler = wait_for_pid_file("handler.pid");
+  auto child = wait_for_pid_file("child.pid");
+  destroy_runner();
+  CHECK(process_gone(handler));
+  CHECK(wait_until_gone(child));
+}
+
+}  // namespace inboxd::runner::test

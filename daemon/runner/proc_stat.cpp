@@ -1,0 +1,93 @@
+#include "daemon/runner/proc_stat.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <memory>
+#include <string>
+
+#include "common/unique_fd.hpp"
+
+namespace inboxd::runner {
+namespace {
+
+// Field 3 (state) is the first after comm; field 22 (start time) the 20th.
+constexpr std::size_t kFieldsAfterComm = 20;
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+bool is_live_member(pid_t pid, pid_t pgid) {
+  auto stat = read_proc_stat(pid);
+  return stat && stat->pgrp == pgid && stat->state != 'Z' && stat->state != 'X';
+}
+
+}  // namespace
+
+std::optional<ProcStat> parse_proc_stat(std::string_view line) {
+  auto close = line.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  line.remove_prefix(close + 1);
+  std::array<std::string_view, kFieldsAfterComm> fields;
+  std::size_t count = 0;
+  while (count < fields.size()) {
+    auto begin = line.find_first_not_of(" \n");
+    if (begin == std::string_view::npos) break;
+    line.remove_prefix(begin);
+    auto end = std::min(line.find_first_of(" \n"), line.size());
+    fields[count++] = line.substr(0, end);
+    line.remove_prefix(end);
+  }
+  ProcStat stat;
+  if (count < fields.size() || fields[0].size() != 1) return std::nullopt;
+  stat.state = fields[0][0];
+  bool ok = parse_number(fields[1], stat.ppid) && parse_number(fields[2], stat.pgrp) &&
+            parse_number(fields[3], stat.session) && parse_number(fields[19], stat.start_time);
+  if (!ok) return std::nullopt;
+  return stat;
+}
+
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  auto path = "/proc/" + std::to_string(pid) + "/stat";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  // A stat line is far shorter than this: 52 numeric fields and a 16-byte comm.
+  std::array<char, 4096> buffer{};
+  std::size_t used = 0;
+  while (used < buffer.size()) {
+    auto n = ::read(fd.get(), buffer.data() + used, buffer.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  return parse_proc_stat(std::string_view(buffer.data(), used));
+}
+
+bool process_group_alive(pid_t pgid) {
+  if (pgid <= 0) return false;
+  // EPERM means a member exists that we may not signal: still alive.
+  if (::kill(-pgid, 0) != 0) return errno == EPERM;
+  std::unique_ptr<DIR, DirCloser> proc(::opendir("/proc"));  // glibc opens it O_CLOEXEC
+  if (!proc) return true;
+  while (const dirent* entry = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    if (!parse_number(std::string_view(entry->d_name), pid)) continue;
+    if (is_live_member(pid, pgid)) return true;
+  }
+  return false;
+}
+
+}  // namespace inboxd::runner
