@@ -1,1 +1,143 @@
-// placeholder
+#include "watcher/file_info.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/log.hpp"
+#include "common/sys_error.hpp"
+#include "common/unique_fd.hpp"
+#include "watcher/directory.hpp"
+
+namespace inboxd::watcher {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static const auto instance = log::get("watcher");
+  return instance;
+}
+
+FileInfo to_file_info(std::string rel, const struct stat& st) {
+  FileInfo info;
+  info.rel = std::move(rel);
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  info.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  info.dev = st.st_dev;
+  info.ino = st.st_ino;
+  info.nlink = st.st_nlink;
+  return info;
+}
+
+// One scan of one folder and, when recursive, everything below it. Only the
+// starting folder's failures are errors; a subfolder that vanishes is skipped
+// silently and one that cannot be read is skipped with a warning, so a single
+// bad subfolder never hides the rest of the inbox.
+class FolderScan {
+ public:
+  FolderScan(const std::filesystem::path& root, bool recursive, const SkipDir& skip_dir)
+      : root_(root), recursive_(recursive), skip_dir_(skip_dir) {}
+
+  Result<void> folder(int dir_fd, const std::string& rel);
+  std::vector<FileInfo> take() { return std::move(files_); }
+
+ private:
+  void descend(int parent_fd, const std::string& rel, const std::string& name);
+
+  const std::filesystem::path& root_;
+  bool recursive_;
+  const SkipDir& skip_dir_;
+  std::vector<FileInfo> files_;
+};
+
+Result<void> FolderScan::folder(int dir_fd, const std::string& rel) {
+  auto entries = read_entries(dir_fd, join_path(root_, rel));
+  if (!entries) return fail(entries.error());
+  std::vector<std::string> subfolders;
+  for (const DirEntry& entry : *entries) {
+    if (entry.type == DT_DIR) {
+      if (recursive_) subfolders.push_back(entry.name);
+      continue;
+    }
+    // Symlinks, FIFOs, sockets and devices are recognised from readdir alone
+    // and never touched; only regular files and unknown types are stat'ed.
+    if (entry.type != DT_REG && entry.type != DT_UNKNOWN) continue;
+    struct stat st {};
+    if (::fstatat(dir_fd, entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return fail_errno("lstat", join_path(root_, join_rel(rel, entry.name)));
+    }
+    if (S_ISREG(st.st_mode)) {
+      files_.push_back(to_file_info(join_rel(rel, entry.name), st));
+    } else if (S_ISDIR(st.st_mode) && recursive_) {
+      subfolders.push_back(entry.name);
+    }
+  }
+  for (const auto& name : subfolders) descend(dir_fd, rel, name);
+  return {};
+}
+
+void FolderScan::descend(int parent_fd, const std::string& rel, const std::string& name) {
+  const std::string child = join_rel(rel, name);
+  if (skip_dir_ && skip_dir_(child)) return;
+  UniqueFd fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    // Gone, or replaced by a file or a symlink since readdir: nothing to list.
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return;
+    logger()->warn("subfolder skipped in scan error={}",
+                   log::quote(sys_error("opendir", join_path(root_, child)).message));
+    return;
+  }
+  auto scanned = folder(fd.get(), child);
+  if (!scanned) {
+    logger()->warn("subfolder skipped in scan error={}", log::quote(scanned.error().message));
+  }
+}
+
+}  // namespace
+
+std::string_view FileInfo::name() const {
+  const std::string_view all(rel);
+  const auto slash = all.rfind('/');
+  return slash == std::string_view::npos ? all : all.substr(slash + 1);
+}
+
+Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
+                                             std::string_view rel_dir, bool recursive,
+                                             const SkipDir& skip_dir) {
+  auto dir = open_folder(root, rel_dir, DirAccess::kList);
+  if (!dir) return fail(dir.error());
+  if (!dir->valid()) return std::vector<FileInfo>{};  // rel_dir vanished: nothing in it
+  FolderScan scan(root, recursive, skip_dir);
+  auto scanned = scan.folder(dir->get(), std::string(rel_dir));
+  if (!scanned) return fail(scanned.error());
+  std::vector<FileInfo> files = scan.take();
+  // std::string compares as unsigned char: bytewise order, names with high bytes last.
+  std::sort(files.begin(), files.end(),
+            [](const FileInfo& a, const FileInfo& b) { return a.rel < b.rel; });
+  return files;
+}
+
+Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root,
+                                           std::string_view rel) {
+  const auto slash = rel.rfind('/');
+  const std::string_view parent = slash == std::string_view::npos ? "" : rel.substr(0, slash);
+  const std::string name(slash == std::string_view::npos ? rel : rel.substr(slash + 1));
+  if (name.empty() || name == "." || name == "..") {
+    return fail("lstat " + join_path(root, rel) + ": invalid file name", EINVAL);
+  }
+  auto dir = open_folder(root, parent, DirAccess::kLookup);
+  if (!dir) return fail(dir.error());
+  if (!dir->valid()) return std::optional<FileInfo>{};
+  struct stat st {};
+  if (::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<FileInfo>{};
+    return fail_errno("lstat", join_path(root, rel));
+  }
+  if (!S_ISREG(st.st_mode)) return std::optional<FileInfo>{};
+  return std::optional<FileInfo>{to_file_info(std::string(rel), st)};
+}
+
+}  // namespace inboxd::watcher

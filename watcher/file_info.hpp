@@ -32,18 +32,27 @@ struct FileInfo {
 
 // Says whether a directory (rel, "" for the root never asked) must be skipped:
 // the inbox's spool, done and failed folders are never watched or scanned.
+// An empty SkipDir skips nothing.
 using SkipDir = std::function<bool(std::string_view rel_dir)>;
 
 // Lists the regular files directly in root/rel_dir (and below it when
 // recursive), using fstatat(AT_SYMLINK_NOFOLLOW): symlinks, FIFOs, sockets and
-// devices are skipped and never opened. Results are sorted by rel (bytewise),
-// so a start-up scan claims in name order. A missing root_dir is an error; a
-// subdirectory vanishing mid-scan is not.
+// devices are skipped and never opened, and symlinked folders are never
+// entered. Results are sorted by rel (bytewise), so a start-up scan claims in
+// name order.
+// Errors name the operation and the path ("opendir /srv/in: Permission
+// denied"): a missing or unreadable root, or an unreadable rel_dir. A rel_dir
+// that does not exist (any more) yields no files. Below rel_dir, a subfolder
+// vanishing mid-scan is skipped silently and an unreadable one is skipped
+// with a warning in the log, so one bad subfolder never hides the rest.
+// The root may itself be a symlink to a folder (an administrator's choice).
 Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
                                              std::string_view rel_dir, bool recursive,
                                              const SkipDir& skip_dir);
 
-// lstat of one entry: nullopt when it is gone or not a regular file.
+// lstat of one entry: nullopt when it is gone or not a regular file (a
+// symlinked folder on the way counts as gone). Errors when the root cannot be
+// opened or the lstat fails for another reason than absence.
 Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root, std::string_view rel);
 
 }  // namespace inboxd::watcher

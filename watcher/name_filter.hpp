@@ -1,6 +1,10 @@
 #pragma once
 // include/exclude glob patterns on a file name (not its folder), matched
 // case-insensitively (files come from Windows clients: SCAN.PDF matches *.pdf).
+// Patterns are fnmatch(3) globs: * ? [...] and \ to escape; a leading dot
+// is an ordinary character and `$` is literal ("~$*" is the Office lock-file
+// prefix). An empty include list accepts nothing; the configuration supplies
+// ["*"] by default.
 
 #include <string>
 #include <string_view>
