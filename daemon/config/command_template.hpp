@@ -5,6 +5,7 @@
 // element stays exactly one argv element, whatever bytes a file name holds.
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 

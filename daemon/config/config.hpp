@@ -34,6 +34,8 @@ struct ErrorThreshold {
   int min_samples = 5;
   double max_failure_rate = 0.5;
   Millis cooldown = std::chrono::minutes(5);
+
+  bool operator==(const ErrorThreshold&) const = default;
 };
 
 inline const std::vector<std::string>& default_exclude() {
