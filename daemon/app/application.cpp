@@ -1,1 +1,259 @@
-// placeholder
+#include "daemon/app/application.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "common/version.hpp"
+
+namespace inboxd::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+template <class F>
+void guarded(const std::shared_ptr<spdlog::logger>& log, const char* what, F&& body) noexcept {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    log->error("unexpected error in {}: {}", what, e.what());
+  } catch (...) {
+    log->error("unexpected error in {}", what);
+  }
+}
+
+std::vector<std::string> handler_base_env() {
+  std::vector<std::string> env;
+  for (const char* key : {"PATH", "HOME", "LANG", "TZ"}) {
+    if (const char* value = std::getenv(key)) env.push_back(std::string(key) + "=" + value);
+  }
+  return env;
+}
+
+std::string random_run_id() {
+  std::random_device rd;
+  return fmt::format("{:08x}", rd());
+}
+
+// Fields 5 (pgrp) and 22 (starttime) of /proc/<pid>/stat.
+bool read_group_and_start(pid_t pid, pid_t* pgrp, std::uint64_t* start) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::vector<std::string> fields;
+  std::string field;
+  for (auto i = close + 2; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == ' ') {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += text[i];
+    }
+  }
+  // fields[0] is field 3 (state).
+  if (fields.size() < 20) return false;
+  *pgrp = static_cast<pid_t>(std::stoll(fields[2]));
+  *start = std::stoull(fields[19]);
+  return true;
+}
+
+// Kills what is left of a handler's process group from a previous daemon
+// process. A process belongs to it when its process group is the recorded
+// leader pid and it started no earlier than the leader did: the kernel never
+// reuses a pid while a group of that id exists, and a newer unrelated group
+// with a recycled id would have to have started after the old leader, which
+// the recorded start time rules out for the leader itself.
+int kill_leftover_group(pid_t leader, std::uint64_t leader_start) {
+  int killed = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (auto* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
+    pid_t pgrp = 0;
+    std::uint64_t start = 0;
+    if (!read_group_and_start(static_cast<pid_t>(pid), &pgrp, &start)) continue;
+    if (pgrp != leader || start < leader_start) continue;
+    if (pid == leader && start != leader_start) continue;
+    if (::kill(static_cast<pid_t>(pid), SIGKILL) == 0) ++killed;
+  }
+  ::closedir(proc);
+  return killed;
+}
+
+}  // namespace
+
+Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
+                         std::unique_ptr<queue::QueueStore> store)
+    : loop_(loop),
+      config_(std::move(config)),
+      lock_(std::move(lock)),
+      store_(std::move(store)),
+      runner_(std::make_unique<runner::Runner>(loop)),
+      log_(log::get("app")),
+      run_id_(random_run_id()) {
+  services_.loop = loop_;
+  services_.store = store_.get();
+  services_.runner = runner_.get();
+  services_.work_root = config_.state_dir / "work";
+  services_.instance_id = store_->instance_id();
+  services_.base_env = handler_base_env();
+  for (auto* sig : {sigterm_.get(), sigint_.get(), sighup_.get()}) {
+    uv_signal_init(loop_, sig);
+    sig->data = this;
+  }
+  uv_timer_init(loop_, stop_timer_.get());
+  stop_timer_->data = this;
+}
+
+Application::~Application() = default;
+
+int Application::run() {
+  std::error_code ec;
+  fs::remove_all(services_.work_root, ec);
+  fs::create_directories(services_.work_root, ec);
+  std::string names;
+  for (const auto& inbox : config_.inboxes) names += (names.empty() ? "" : ",") + inbox.name;
+  log_->info("inboxd starting version={} pid={} run={} config={} state_dir={} inboxes={}", kVersion,
+             ::getpid(), run_id_, log::quote(config_.file.string()),
+             log::quote(config_.state_dir.string()), log::quote(names));
+  recover_interrupted_jobs();
+  for (const auto& inbox_config : config_.inboxes) {
+    inboxes_.push_back(std::make_unique<Inbox>(services_, inbox_config));
+    inboxes_.back()->start();
+  }
+  auto on_signal = [](uv_signal_t* handle, int signum) {
+    auto* self = static_cast<Application*>(handle->data);
+    guarded(self->log_, "signal", [self, signum] {
+      if (signum == SIGHUP) {
+        self->reload();
+      } else {
+        self->begin_stop(signum);
+      }
+    });
+  };
+  uv_signal_start(sigterm_.get(), on_signal, SIGTERM);
+  uv_signal_start(sigint_.get(), on_signal, SIGINT);
+  uv_signal_start(sighup_.get(), on_signal, SIGHUP);
+  log_->info("inboxd ready run={} inboxes={}", run_id_, inboxes_.size());
+  uv_run(loop_, UV_RUN_DEFAULT);
+  return 0;
+}
+
+// Jobs left `running` by a previous process: their handlers are killed first
+// (a job never runs twice at once), then the job is queued again. The
+// interrupted attempt counts against `retries`, so a file that crashes the
+// daemon ends `failed` instead of looping; its file is moved by the inbox's
+// own recovery, which finds it terminal with its file still in the spool.
+void Application::recover_interrupted_jobs() {
+  auto interrupted = store_->interrupted_jobs();
+  if (!interrupted) {
+    log_->error("recovery failed error={}", log::quote(interrupted.error().message));
+    return;
+  }
+  auto now = wall_now_ms();
+  for (auto& [job, attempt] : *interrupted) {
+    int killed = attempt.pid > 0 ? kill_leftover_group(static_cast<pid_t>(attempt.pid),
+                                                       attempt.pid_start_time)
+                                 : 0;
+    const auto* inbox = config_.find_inbox(job.inbox);
+    int budget = inbox != nullptr ? inbox->retries + 1 : 1;
+    bool used_up = job.attempts - job.budget_base >= budget;
+    attempt.finished_at = now;
+    attempt.duration_ms = now - attempt.started_at;
+    attempt.counted = true;
+    std::string reason = "interrupted: inboxd stopped unexpectedly while the handler ran";
+    auto state = used_up ? queue::JobState::kFailed : queue::JobState::kQueued;
+    auto ok = store_->finish_attempt(attempt, {job.id, state, std::nullopt, reason}, now);
+    log_->warn("job recovered id={} inbox={} attempt={} leftover_processes_killed={} state={}{}",
+               job.id, log::quote(job.inbox), attempt.attempt, killed, queue::to_string(state),
+               ok ? "" : " error=" + log::quote(ok.error().message));
+  }
+}
+
+void Application::begin_stop(int signum) {
+  if (stopping_) {
+    // A second signal: stop at once.
+    log_->warn("second stop signal: killing running handlers now");
+    for (auto& inbox : inboxes_) inbox->stop_handlers(Millis{0});
+    handlers_signalled_ = true;
+    return;
+  }
+  stopping_ = true;
+  stop_started_ = mono_now();
+  std::size_t running = 0;
+  for (auto& inbox : inboxes_) {
+    inbox->stop_intake();
+    running += inbox->running();
+  }
+  log_->info("inboxd stopping signal={} running_handlers={} grace={}", runner::signal_name(signum),
+             running, format_duration(config_.shutdown_grace));
+  uv_timer_start(stop_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Application*>(t->data);
+    guarded(self->log_, "stop", [self] { self->on_stop_tick(); });
+  }, 0, 20);
+}
+
+// Waits for running handlers; after shutdown_grace they are stopped (SIGTERM,
+// SIGKILL after kill_grace) and their jobs requeued without counting.
+void Application::on_stop_tick() {
+  std::size_t running = 0;
+  for (auto& inbox : inboxes_) running += inbox->running();
+  if (running == 0) {
+    finish_stop();
+    return;
+  }
+  if (!handlers_signalled_ && mono_now() - stop_started_ >= config_.shutdown_grace) {
+    log_->warn("shutdown grace over: stopping {} running handlers", running);
+    for (auto& inbox : inboxes_) inbox->stop_handlers(inbox->config().kill_grace);
+    handlers_signalled_ = true;
+  }
+}
+
+void Application::finish_stop() {
+  uv_timer_stop(stop_timer_.get());
+  log_->info("inboxd stopped run={} {}", run_id_, run_summary());
+  inboxes_.clear();
+  runner_.reset();
+  sigterm_.close();
+  sigint_.close();
+  sighup_.close();
+  stop_timer_.close();
+}
+
+std::string Application::run_summary() const {
+  std::int64_t queued = 0;
+  for (const auto& inbox : config_.inboxes) {
+    if (auto waiting = store_->waiting_count(inbox.name)) queued += *waiting;
+  }
+  const auto& s = services_.stats;
+  return fmt::format("claimed={} done={} failed={} retried={} still_queued={}", s.claimed, s.done,
+                     s.failed, s.retried, queued);
+}
+
+// SIGHUP: the new file is read and validated completely; a bad file never
+// replaces the running configuration.
+void Application::reload() {
+  try {
+    auto fresh = config::load_config(config_.file, config::Environment::from_process());
+    if (fresh == config_) {
+      log_->info("reload: configuration unchanged");
+      return;
+    }
+    log_->warn("reload: configuration is valid but applying changes needs a restart for now");
+  } catch (const config::ConfigError& e) {
+    for (const auto& message : e.messages()) log_->error("reload refused: {}", message);
+  }
+}
+
+}  // namespace inboxd::app

@@ -1,1 +1,686 @@
-// placeholder
+#include "daemon/app/inbox.hpp"
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <linux/magic.h>
+
+#include "common/log.hpp"
+#include "common/sys_error.hpp"
+#include "daemon/app/backoff.hpp"
+#include "daemon/app/outcome.hpp"
+#include "daemon/config/command_template.hpp"
+
+namespace inboxd::app {
+namespace {
+
+namespace fs = std::filesystem;
+using log::quote;
+
+// Files claimed per transaction pair; larger bursts take several loop turns so
+// the loop stays responsive.
+constexpr std::size_t kClaimBatch = 1000;
+
+std::string_view base_name(std::string_view rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+}
+
+// Runs a libuv callback body; no exception may unwind through C.
+template <class F>
+void guarded(const std::shared_ptr<spdlog::logger>& log, const char* what, F&& body) noexcept {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    log->error("unexpected error in {}: {}", what, e.what());
+  } catch (...) {
+    log->error("unexpected error in {}", what);
+  }
+}
+
+// Filesystems where inotify does not hear about changes made by other hosts.
+bool is_network_or_fuse(const fs::path& path, std::string* type) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return false;
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case NFS_SUPER_MAGIC: *type = "nfs"; return true;
+    case SMB_SUPER_MAGIC: *type = "smb"; return true;
+    case 0xFF534D42UL: *type = "cifs"; return true;
+    case 0xFE534D42UL: *type = "smb2"; return true;
+    case 0x65735546UL: *type = "fuse"; return true;
+    case V9FS_MAGIC: *type = "9p"; return true;
+    case 0x00C36400UL: *type = "ceph"; return true;
+    case AFS_SUPER_MAGIC: *type = "afs"; return true;
+    default: return false;
+  }
+}
+
+std::string describe(const runner::HandlerResult& r, Millis timeout) {
+  if (r.timed_out) {
+    auto text = fmt::format("timed out after {}", format_duration(timeout));
+    if (r.signal) text += " (killed by " + runner::signal_name(*r.signal) + ")";
+    return text;
+  }
+  if (r.exit_code) return fmt::format("exit code {}", *r.exit_code);
+  if (r.signal) return "killed by " + runner::signal_name(*r.signal);
+  return "ended without a status";
+}
+
+}  // namespace
+
+std::string_view to_string(InboxState state) {
+  switch (state) {
+    case InboxState::kActive: return "active";
+    case InboxState::kPaused: return "paused";
+    case InboxState::kTripped: return "tripped";
+    case InboxState::kUnavailable: return "unavailable";
+  }
+  return "unknown";
+}
+
+Inbox::Inbox(Services& services, config::InboxConfig config)
+    : services_(services),
+      config_(std::move(config)),
+      log_(log::get("inbox")),
+      filter_(config_.include, config_.exclude),
+      settle_(config_.settle) {
+  for (auto* timer : {settle_timer_.get(), scan_timer_.get(), retry_timer_.get()}) {
+    uv_timer_init(services_.loop, timer);
+    timer->data = this;
+  }
+  // Work folders inside the inbox are never watched or scanned.
+  auto inside = [this](const fs::path& dir) {
+    auto rel = dir.lexically_relative(config_.path);
+    if (!rel.empty() && *rel.begin() != "..") skip_rels_.push_back(rel.string());
+  };
+  inside(config_.path / ".inboxd");
+  inside(config_.done_dir);
+  inside(config_.failed_dir);
+}
+
+Inbox::~Inbox() {
+  if (inotify_) inotify_->close();
+}
+
+std::string_view Inbox::watch_mode() const { return use_inotify_ ? "inotify" : "poll"; }
+
+bool Inbox::skip_dir(std::string_view rel_dir) const {
+  return std::find(skip_rels_.begin(), skip_rels_.end(), rel_dir) != skip_rels_.end();
+}
+
+fs::path Inbox::spool_dir() const {
+  return config_.path / ".inboxd" / services_.instance_id / "spool";
+}
+
+fs::path Inbox::spool_path(std::int64_t job_id, std::string_view name) const {
+  return spool_dir() / std::to_string(job_id) / std::string(name);
+}
+
+// --- Start-up and watching ------------------------------------------------
+
+void Inbox::start() {
+  if (intake_stopped_) return;
+  if (!try_open()) {
+    state_ = InboxState::kUnavailable;
+    uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
+      auto* self = static_cast<Inbox*>(t->data);
+      guarded(self->log_, "inbox retry", [self] { self->start(); });
+    }, static_cast<std::uint64_t>(config_.poll_interval.count()), 0);
+    return;
+  }
+  state_ = InboxState::kActive;
+  log_->info("inbox active inbox={} path={} watch={}", config_.name, quote(config_.path.string()),
+             watch_mode());
+  recover_claims();
+  pump();
+}
+
+// Checks the drop folder and creates the daemon's own folders in it. Never
+// creates the inbox path itself: a missing mount must not be papered over.
+bool Inbox::try_open() {
+  struct stat st {};
+  if (::stat(config_.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      ::access(config_.path.c_str(), R_OK | W_OK | X_OK) != 0) {
+    auto err = errno;
+    if (state_ != InboxState::kUnavailable || !inotify_) {
+      log_->warn("inbox unavailable inbox={} path={} error={} retry_in={}", config_.name,
+                 quote(config_.path.string()),
+                 quote(S_ISDIR(st.st_mode) || err != 0 ? errno_text(err) : "not a directory"),
+                 format_duration(config_.poll_interval));
+    }
+    return false;
+  }
+  for (const auto& dir : {spool_dir(), config_.done_dir, config_.failed_dir}) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      log_->error("inbox unavailable inbox={} mkdir {}: {}", config_.name, quote(dir.string()),
+                  ec.message());
+      return false;
+    }
+  }
+  ::chmod(spool_dir().c_str(), 0700);
+  start_watching();
+  return true;
+}
+
+void Inbox::start_watching() {
+  std::string fs_type;
+  use_inotify_ = config_.watch == config::WatchMode::kInotify ||
+                 (config_.watch == config::WatchMode::kAuto &&
+                  !is_network_or_fuse(config_.path, &fs_type));
+  if (!fs_type.empty()) {
+    log_->info("inbox polls inbox={} reason=\"{} filesystem: inotify cannot see other hosts' writes\"",
+               config_.name, fs_type);
+  }
+  if (use_inotify_) {
+    auto watcher = watcher::InotifyWatcher::start(
+        services_.loop, config_.path, config_.recursive,
+        [this](std::string_view rel) { return skip_dir(rel); },
+        [this](const watcher::Event& e) { on_event(e); });
+    if (watcher) {
+      inotify_ = std::move(*watcher);
+    } else {
+      log_->warn("inbox falls back to polling inbox={} error={}", config_.name,
+                 quote(watcher.error().message));
+      use_inotify_ = false;
+    }
+  }
+  scan("");
+  auto period = use_inotify_ ? config_.rescan_interval : config_.poll_interval;
+  if (period.count() > 0) {
+    auto ms = static_cast<std::uint64_t>(period.count());
+    uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
+      auto* self = static_cast<Inbox*>(t->data);
+      guarded(self->log_, "inbox scan", [self] { self->scan(""); });
+    }, ms, ms);
+  }
+}
+
+void Inbox::on_event(const watcher::Event& event) {
+  if (intake_stopped_) return;
+  auto now = mono_now();
+  switch (event.kind) {
+    case watcher::EventKind::kWriting:
+      if (filter_.accepts(base_name(event.rel))) settle_.note_writing(event.rel, now);
+      break;
+    case watcher::EventKind::kClosed:
+      observe_closed(event.rel);
+      break;
+    case watcher::EventKind::kRemoved:
+      settle_.forget(event.rel);
+      break;
+    case watcher::EventKind::kDirAdded:
+      scan(event.rel);
+      break;
+    case watcher::EventKind::kOverflow:
+      log_->warn("inotify queue overflow inbox={}: rescanning", config_.name);
+      settle_.reset_writers(now);
+      scan("");
+      break;
+    case watcher::EventKind::kWatchLimit:
+      log_->warn("inotify watch limit reached inbox={} folder={}: polling every {}", config_.name,
+                 quote(event.rel), format_duration(config_.poll_interval));
+      use_inotify_ = false;
+      if (inotify_) inotify_->close();
+      inotify_.reset();
+      start_watching();
+      break;
+    case watcher::EventKind::kRootGone:
+      log_->warn("inbox folder gone inbox={} path={}", config_.name, quote(config_.path.string()));
+      if (inotify_) inotify_->close();
+      inotify_.reset();
+      uv_timer_stop(scan_timer_.get());
+      state_ = InboxState::kUnavailable;
+      start();
+      return;
+  }
+  arm_settle_timer();
+}
+
+void Inbox::observe_closed(const std::string& rel) {
+  if (!filter_.accepts(base_name(rel))) return;
+  auto info = watcher::stat_entry(config_.path, rel);
+  if (info && *info) {
+    settle_.note_closed(**info, mono_now());
+  } else {
+    settle_.forget(rel);
+  }
+}
+
+void Inbox::scan(std::string_view rel_dir) {
+  if (intake_stopped_) return;
+  auto files = watcher::scan_directory(config_.path, rel_dir, config_.recursive,
+                                       [this](std::string_view rel) { return skip_dir(rel); });
+  if (!files) {
+    if (rel_dir.empty()) {
+      log_->warn("scan failed inbox={} error={}", config_.name, quote(files.error().message));
+    }
+    return;
+  }
+  auto now = mono_now();
+  for (const auto& file : *files) {
+    if (filter_.accepts(file.name())) settle_.observe(file, now);
+  }
+  arm_settle_timer();
+}
+
+void Inbox::arm_settle_timer() {
+  if (intake_stopped_) return;
+  auto deadline = settle_.next_deadline();
+  if (!deadline) {
+    uv_timer_stop(settle_timer_.get());
+    return;
+  }
+  auto when = std::max(*deadline, backlog_until_);
+  auto delay = std::chrono::duration_cast<Millis>(when - mono_now()).count();
+  uv_timer_start(settle_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Inbox*>(t->data);
+    guarded(self->log_, "settle", [self] { self->on_settle_timer(); });
+  }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)), 0);
+}
+
+// Re-stats every due file: unchanged ones are claimed, changed ones restart
+// their settle clock, vanished or no longer regular ones are forgotten.
+void Inbox::on_settle_timer() {
+  if (intake_stopped_ || state_ == InboxState::kUnavailable) return;
+  auto now = mono_now();
+  std::vector<watcher::FileInfo> ready;
+  for (const auto& rel : settle_.due(now)) {
+    if (ready.size() >= kClaimBatch) break;
+    auto info = watcher::stat_entry(config_.path, rel);
+    if (!info || !*info) {
+      settle_.forget(rel);
+      continue;
+    }
+    const auto* last = settle_.last_seen(rel);
+    if (last != nullptr && last->same_version(**info)) {
+      ready.push_back(**info);
+    } else {
+      settle_.observe(**info, now);
+    }
+  }
+  if (!ready.empty()) claim_batch(ready);
+  arm_settle_timer();
+}
+
+// --- Claiming ---------------------------------------------------------------
+//
+// Order, chosen so that a crash at any point loses nothing and runs nothing
+// twice:
+//   1. record every file of the batch as a `claiming` job (one transaction);
+//   2. rename each file into spool/<job id>/<name> (atomic, same filesystem:
+//      when several daemons watch one share, the rename decides who wins);
+//   3. mark renamed jobs `queued`, delete the rows whose rename failed (one
+//      transaction).
+// Recovery (recover_claims): a `claiming` job whose spool file exists becomes
+// `queued`; one without it is deleted - its file is still in the drop folder
+// (and will be found by the start-up scan) or another daemon won it.
+void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
+  auto now = wall_now_ms();
+  auto waiting = services_.store->waiting_count(config_.name);
+  if (!waiting) {
+    log_->error("claim deferred inbox={} error={}", config_.name, quote(waiting.error().message));
+    backlog_until_ = mono_now() + config_.poll_interval;
+    return;
+  }
+  auto room = config_.max_queue - *waiting;
+  if (room <= 0) {
+    if (backlog_until_ == MonoTime{}) {
+      log_->warn("queue full inbox={} max_queue={}: files wait in the drop folder", config_.name,
+                 config_.max_queue);
+    }
+    backlog_until_ = mono_now() + config_.poll_interval;
+    return;
+  }
+  backlog_until_ = MonoTime{};
+  std::vector<queue::NewClaim> claims;
+  for (const auto& f : files) {
+    if (static_cast<std::int64_t>(claims.size()) >= room) break;
+    claims.push_back({config_.name, std::string(f.name()), f.rel, static_cast<std::int64_t>(f.size)});
+  }
+  auto ids = services_.store->begin_claims(claims, now);
+  if (!ids) {
+    log_->error("claim failed inbox={} error={}", config_.name, quote(ids.error().message));
+    backlog_until_ = mono_now() + config_.poll_interval;
+    return;
+  }
+  std::vector<queue::QueueStore::ClaimResult> results;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    auto id = (*ids)[i];
+    auto target = spool_path(id, claims[i].name);
+    auto from = config_.path / claims[i].rel;
+    ::mkdir(target.parent_path().c_str(), 0700);
+    if (::rename(from.c_str(), target.c_str()) == 0) {
+      results.push_back({id, target.string()});
+      continue;
+    }
+    int err = errno;
+    ::rmdir(target.parent_path().c_str());
+    results.push_back({id, std::nullopt});
+    if (err != ENOENT) {
+      log_->warn("claim failed inbox={} file={} error={}", config_.name, quote(claims[i].rel),
+                 quote(sys_error("rename", from.string(), err).message));
+    }
+  }
+  auto finished = services_.store->finish_claims(results, wall_now_ms());
+  if (!finished) {
+    log_->error("claim not recorded inbox={} error={} (recovered at next start)", config_.name,
+                quote(finished.error().message));
+  }
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    settle_.forget(claims[i].rel);
+    if (!results[i].spool_path || !finished) continue;
+    ++services_.stats.claimed;
+    log_->info("job claimed id={} inbox={} file={} size={}", results[i].job_id, config_.name,
+               quote(claims[i].rel), claims[i].size);
+    if (config_.max_file_size > 0 &&
+        static_cast<std::uint64_t>(claims[i].size) > config_.max_file_size) {
+      if (auto job = services_.store->job(results[i].job_id); job && *job) fail_too_large(**job);
+    }
+  }
+  pump();
+}
+
+void Inbox::fail_too_large(const queue::Job& job) {
+  auto reason = fmt::format("too large ({} bytes, limit {})", job.size, config_.max_file_size);
+  auto done = services_.store->transition({job.id, queue::JobState::kFailed, std::nullopt, reason},
+                                          wall_now_ms());
+  if (!done) {
+    log_->error("job not failed id={} inbox={} error={}", job.id, config_.name,
+                quote(done.error().message));
+    return;
+  }
+  log_->info("job failed id={} inbox={} attempt=0 reason={}", job.id, config_.name, quote(reason));
+  finish_failed(job, reason);
+}
+
+void Inbox::recover_claims() {
+  auto pending = services_.store->pending_claims();
+  if (pending) {
+    std::vector<queue::QueueStore::ClaimResult> results;
+    for (const auto& job : *pending) {
+      if (job.inbox != config_.name) continue;
+      auto target = spool_path(job.id, job.name);
+      struct stat st {};
+      bool present = ::lstat(target.c_str(), &st) == 0;
+      results.push_back({job.id, present ? std::optional(target.string()) : std::nullopt});
+    }
+    if (!results.empty()) {
+      log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());
+      (void)services_.store->finish_claims(results, wall_now_ms());
+    }
+  }
+  // Jobs that reached a terminal state just before a crash may still have
+  // their file in the spool: finish the move now.
+  auto unsettled = services_.store->unsettled_outcomes(spool_dir().string() + "/");
+  if (!unsettled) return;
+  for (const auto& job : *unsettled) {
+    if (job.inbox != config_.name) continue;
+    if (job.state == queue::JobState::kDone) {
+      finish_done(job);
+    } else {
+      finish_failed(job, job.last_error);
+    }
+  }
+}
+
+// --- Running handlers -----------------------------------------------------
+
+void Inbox::pump() {
+  if (intake_stopped_ || state_ != InboxState::kActive) return;
+  auto free = config_.concurrency - static_cast<int>(running_.size());
+  if (free > 0) {
+    auto jobs = services_.store->next_runnable(config_.name, wall_now_ms(), free);
+    if (!jobs) {
+      log_->error("cannot read queue inbox={} error={}", config_.name, quote(jobs.error().message));
+      return;
+    }
+    for (const auto& job : *jobs) start_job(job);
+    if (!jobs->empty() && backlog_until_ != MonoTime{}) {
+      backlog_until_ = MonoTime{};
+      arm_settle_timer();
+    }
+  }
+  arm_retry_timer();
+}
+
+void Inbox::arm_retry_timer() {
+  auto due = services_.store->next_retry_due(config_.name);
+  if (!due || !*due) {
+    uv_timer_stop(retry_timer_.get());
+    return;
+  }
+  auto delay = std::max<std::int64_t>(**due - wall_now_ms(), 0);
+  uv_timer_start(retry_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Inbox*>(t->data);
+    guarded(self->log_, "retry", [self] { self->pump(); });
+  }, static_cast<std::uint64_t>(delay) + 1, 0);
+}
+
+std::string Inbox::job_fields(const queue::Job& job, int attempt) const {
+  return fmt::format("id={} inbox={} attempt={}", job.id, config_.name, attempt);
+}
+
+runner::HandlerSpec Inbox::handler_spec(const queue::Job& job, int attempt,
+                                        const fs::path& work_dir) const {
+  auto [stem, ext] = config::split_extension(job.name);
+  config::PlaceholderValues values{
+      .path = job.path.value_or(""),
+      .name = job.name,
+      .stem = stem,
+      .ext = ext,
+      .rel = job.rel,
+      .inbox = config_.name,
+      .job = std::to_string(job.id),
+      .attempt = std::to_string(attempt),
+      .work_dir = work_dir.string(),
+  };
+  runner::HandlerSpec spec;
+  for (const auto& element : config_.command) {
+    spec.argv.push_back(config::expand_template(element, values));
+  }
+  spec.env = services_.base_env;
+  spec.env.push_back("INBOXD_JOB=" + values.job);
+  spec.env.push_back("INBOXD_INBOX=" + values.inbox);
+  spec.env.push_back("INBOXD_ATTEMPT=" + values.attempt);
+  spec.env.push_back("INBOXD_FILE=" + values.path);
+  spec.env.push_back("INBOXD_NAME=" + values.name);
+  spec.env.push_back("INBOXD_WORK_DIR=" + values.work_dir);
+  for (const auto& [key, value] : config_.env) spec.env.push_back(key + "=" + value);
+  spec.cwd = work_dir;
+  spec.timeout = config_.timeout;
+  spec.kill_grace = config_.kill_grace;
+  return spec;
+}
+
+void Inbox::start_job(const queue::Job& job) {
+  int attempt = job.attempts + 1;
+  auto started_at = wall_now_ms();
+  if (auto ok = services_.store->start_attempt(job.id, attempt, started_at); !ok) {
+    log_->error("job not started {} error={}", job_fields(job, attempt), quote(ok.error().message));
+    return;
+  }
+  auto work_dir = services_.work_root / fmt::format("{}-{}", job.id, attempt);
+  std::error_code ec;
+  fs::remove_all(work_dir, ec);
+  if (::mkdir(work_dir.c_str(), 0700) != 0) {
+    record_spawn_failure(job, attempt, started_at, sys_error("mkdir", work_dir.string()));
+    return;
+  }
+  auto spec = handler_spec(job, attempt, work_dir);
+  auto run = services_.runner->start(spec, [this, job](runner::HandlerResult result) {
+    auto it = running_.find(job.id);
+    if (it == running_.end()) return;
+    auto finished = it->second;
+    running_.erase(it);
+    on_handler_done(job, finished, std::move(result));
+  });
+  if (!run) {
+    fs::remove_all(work_dir, ec);
+    record_spawn_failure(job, attempt, started_at, run.error());
+    return;
+  }
+  running_[job.id] = Running{*run, attempt, started_at, work_dir};
+  auto pid = services_.runner->pid(*run).value_or(0);
+  if (pid > 0) {
+    (void)services_.store->set_attempt_pid(job.id, attempt, pid,
+                                           runner::process_start_time(pid).value_or(0));
+  }
+  log_->info("job started {} pid={} file={}", job_fields(job, attempt), pid, quote(job.rel));
+}
+
+void Inbox::record_spawn_failure(const queue::Job& job, int attempt, EpochMs started,
+                                 const Error& error) {
+  log_->error("handler did not start {} error={}", job_fields(job, attempt), quote(error.message));
+  queue::Attempt record;
+  record.job_id = job.id;
+  record.attempt = attempt;
+  record.started_at = started;
+  record.finished_at = wall_now_ms();
+  record.stderr_tail = error.message;
+  conclude_failure(job, record, "handler did not start: " + error.message);
+}
+
+void Inbox::on_handler_done(const queue::Job& job, const Running& run,
+                            runner::HandlerResult result) {
+  std::error_code ec;
+  fs::remove_all(run.work_dir, ec);
+  queue::Attempt record;
+  record.job_id = job.id;
+  record.attempt = run.attempt;
+  record.started_at = run.started_at;
+  record.finished_at = wall_now_ms();
+  record.duration_ms = result.duration.count();
+  record.exit_code = result.exit_code;
+  if (result.signal) record.signal = runner::signal_name(*result.signal);
+  record.timed_out = result.timed_out;
+  record.stdout_tail = std::move(result.stdout_tail);
+  record.stderr_tail = std::move(result.stderr_tail);
+  record.pid = result.pid;
+  auto fields = job_fields(job, run.attempt);
+  if (result.stopped && stopping_handlers_) {
+    // Cut short by a graceful stop: not the file's fault, not counted.
+    record.counted = false;
+    (void)services_.store->finish_attempt(
+        record, {job.id, queue::JobState::kQueued, std::nullopt, std::string("interrupted by shutdown")},
+        wall_now_ms());
+    log_->info("job interrupted {} ms={} state=queued", fields, record.duration_ms);
+    return;
+  }
+  if (result.exit_code == 0) {
+    auto ok = services_.store->finish_attempt(
+        record, {job.id, queue::JobState::kDone, std::nullopt, std::string()}, wall_now_ms());
+    if (!ok) {
+      log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
+    } else {
+      ++services_.stats.done;
+      log_->info("job finished {} exit=0 ms={} state=done", fields, record.duration_ms);
+      finish_done(job);
+    }
+    pump();
+    return;
+  }
+  conclude_failure(job, record, describe(result, config_.timeout));
+}
+
+void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
+                             const std::string& reason) {
+  auto fields = job_fields(job, attempt.attempt);
+  int used = attempt.attempt - job.budget_base;
+  bool permanent = attempt.exit_code &&
+                   std::find(config_.permanent_exit_codes.begin(), config_.permanent_exit_codes.end(),
+                             *attempt.exit_code) != config_.permanent_exit_codes.end();
+  auto now = wall_now_ms();
+  if (permanent || used >= config_.retries + 1) {
+    auto ok = services_.store->finish_attempt(attempt, {job.id, queue::JobState::kFailed, std::nullopt, reason}, now);
+    if (!ok) {
+      log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
+    } else {
+      ++services_.stats.failed;
+      log_->info("job finished {} ms={} state=failed reason={}{}", fields, attempt.duration_ms,
+                 quote(reason), permanent ? " permanent=true" : "");
+      finish_failed(job, reason);
+    }
+  } else {
+    auto delay = jittered_backoff(config_.retry_backoff, config_.retry_backoff_max, used, services_.rng);
+    auto ok = services_.store->finish_attempt(
+        attempt, {job.id, queue::JobState::kRetryWait, now + delay.count(), reason}, now);
+    if (!ok) {
+      log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
+    } else {
+      ++services_.stats.retried;
+      log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}", fields,
+                 attempt.duration_ms, quote(reason), format_duration(delay));
+    }
+  }
+  pump();
+}
+
+// The job is recorded `done`; now its file leaves the spool. If this fails the
+// job's path still points into the spool and recovery finishes the move.
+void Inbox::finish_done(const queue::Job& job) {
+  auto from = spool_path(job.id, job.name);
+  std::optional<std::string> final_path;
+  if (config_.on_success == config::OnSuccess::kDelete) {
+    if (::unlink(from.c_str()) != 0 && errno != ENOENT) {
+      log_->error("cannot delete file id={} inbox={} error={}", job.id, config_.name,
+                  quote(sys_error("unlink", from.string()).message));
+      return;
+    }
+  } else {
+    auto moved = move_into(from, config_.done_dir, job.rel, false);
+    if (!moved) {
+      log_->error("cannot move file to done id={} inbox={} error={}", job.id, config_.name,
+                  quote(moved.error().message));
+      return;
+    }
+    final_path = moved->string();
+  }
+  ::rmdir(from.parent_path().c_str());
+  (void)services_.store->set_path(job.id, final_path, wall_now_ms());
+}
+
+void Inbox::finish_failed(const queue::Job& job, const std::string& reason) {
+  auto from = spool_path(job.id, job.name);
+  auto moved = move_into(from, config_.failed_dir, job.rel, true);
+  if (!moved) {
+    log_->error("cannot move file to failed id={} inbox={} error={}", job.id, config_.name,
+                quote(moved.error().message));
+    return;
+  }
+  ::rmdir(from.parent_path().c_str());
+  (void)services_.store->set_path(job.id, moved->string(), wall_now_ms());
+  auto fresh = services_.store->job(job.id);
+  auto attempts = services_.store->attempts(job.id);
+  auto report = format_error_report(fresh && *fresh ? **fresh : job,
+                                    attempts ? *attempts : std::vector<queue::Attempt>{}, reason);
+  auto report_path = moved->string() + ".error.txt";
+  if (auto written = write_new_file(report_path, report); !written) {
+    log_->error("cannot write error report id={} inbox={} error={}", job.id, config_.name,
+                quote(written.error().message));
+  }
+}
+
+// --- Stopping -------------------------------------------------------------
+
+void Inbox::stop_intake() {
+  intake_stopped_ = true;
+  if (inotify_) inotify_->close();
+  inotify_.reset();
+  uv_timer_stop(settle_timer_.get());
+  uv_timer_stop(scan_timer_.get());
+  uv_timer_stop(retry_timer_.get());
+}
+
+void Inbox::stop_handlers(Millis grace) {
+  stopping_handlers_ = true;
+  for (const auto& [id, run] : running_) services_.runner->stop(run.run, grace);
+}
+
+}  // namespace inboxd::app

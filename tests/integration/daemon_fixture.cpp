@@ -1,1 +1,136 @@
-// placeholder
+#include "tests/integration/daemon_fixture.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace inboxd::testing {
+
+DaemonFixture::DaemonFixture() {
+  std::string tmpl = (fs::temp_directory_path() / "inboxd-it-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  root_ = tmpl;
+  fs::create_directories(inbox());
+  fs::create_directories(records());
+}
+
+DaemonFixture::~DaemonFixture() {
+  if (pid_ > 0) kill_hard();
+  std::error_code ec;
+  fs::remove_all(root_, ec);
+}
+
+std::string DaemonFixture::fixture(const std::string& name) {
+  return std::string(INBOXD_SOURCE_DIR) + "/tests/fixtures/" + name;
+}
+
+void DaemonFixture::configure(const std::vector<std::string>& command, const std::string& extra,
+                              const std::map<std::string, std::string>& env) {
+  std::ostringstream yaml;
+  yaml << "state_dir: state\n"
+       << "socket: state/inboxd.sock\n"
+       << "log_level: debug\n"
+       << "shutdown_grace: 5s\n"
+       << "inboxes:\n"
+       << "  - name: in\n"
+       << "    path: in\n"
+       << "    command: [";
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    yaml << (i ? ", " : "") << '"' << command[i] << '"';
+  }
+  yaml << "]\n"
+       << "    env: {RECORD_DIR: \"" << records().string() << "\"";
+  for (const auto& [key, value] : env) yaml << ", " << key << ": \"" << value << '"';
+  yaml << "}\n";
+  std::istringstream lines(extra);
+  for (std::string line; std::getline(lines, line);) yaml << "    " << line << "\n";
+  std::ofstream(config_file()) << yaml.str();
+}
+
+void DaemonFixture::start() {
+  auto log_file = root_ / "inboxd.log";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::string binary = std::string(INBOXD_BIN_DIR) + "/inboxd";
+  std::string config = config_file().string();
+  std::vector<char*> argv = {binary.data(), const_cast<char*>("--config"), config.data(), nullptr};
+  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start inboxd");
+  bool ready = wait_until([this] {
+    if (log().find("inboxd ready") != std::string::npos) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    return false;
+  });
+  if (!ready || pid_ < 0) throw std::runtime_error("inboxd did not become ready:\n" + log());
+}
+
+int DaemonFixture::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  bool exited = wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, 30s);
+  if (!exited) {
+    kill_hard();
+    return -1;
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void DaemonFixture::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void DaemonFixture::drop(const std::string& name, const std::string& content) {
+  std::ofstream(inbox() / name, std::ios::binary) << content;
+}
+
+std::string DaemonFixture::log() const { return read_file(root_ / "inboxd.log"); }
+
+std::vector<std::string> DaemonFixture::files_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool DaemonFixture::wait_until(const std::function<bool()>& condition,
+                               std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+std::string DaemonFixture::read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace inboxd::testing

@@ -1,1 +1,194 @@
-// placeholder
+// End-to-end tests of the core pipeline: the real inboxd binary watching a
+// real folder, running real handler processes.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/integration/daemon_fixture.hpp"
+
+using inboxd::testing::DaemonFixture;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string record_handler() { return DaemonFixture::fixture("record-handler"); }
+
+// The argv a record-handler call received, split at its NUL separators.
+std::vector<std::string> recorded_args(const fs::path& file) {
+  auto bytes = DaemonFixture::read_file(file);
+  std::vector<std::string> args;
+  std::string current;
+  for (char c : bytes) {
+    if (c == '\0') {
+      args.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  return args;
+}
+
+std::vector<fs::path> records_with(const fs::path& dir, const std::string& suffix) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    auto name = entry.path().filename().string();
+    if (name.size() > suffix.size() && name.ends_with(suffix)) found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+TEST_CASE("a dropped file is handled once and lands in done", "[pipeline]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{path}"}, "settle: 200ms");
+  d.start();
+  d.drop("report.pdf", "hello");
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"report.pdf"}; }));
+  CHECK(DaemonFixture::read_file(d.done() / "report.pdf") == "hello");
+  auto calls = records_with(d.records(), ".args");
+  REQUIRE(calls.size() == 1);
+  CHECK(DaemonFixture::read_file(d.records() / "1.1.content") == "hello");
+  CHECK(d.files_in(d.inbox()).empty());
+  CHECK(d.stop() == 0);
+  CHECK(d.log().find("inboxd stopped") != std::string::npos);
+}
+
+TEST_CASE("files present before start are handled in name order", "[pipeline]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{name}"}, "settle: 0");
+  d.drop("b.txt", "2");
+  d.drop("a.txt", "1");
+  d.drop("c.txt", "3");
+  d.start();
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 3; }));
+  CHECK(recorded_args(d.records() / "1.1.args") == std::vector<std::string>{"a.txt"});
+  CHECK(recorded_args(d.records() / "2.1.args") == std::vector<std::string>{"b.txt"});
+  CHECK(recorded_args(d.records() / "3.1.args") == std::vector<std::string>{"c.txt"});
+}
+
+TEST_CASE("a writer that appends for several seconds is handled once, after it finished",
+          "[pipeline]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{path}"}, "settle: 500ms");
+  d.start();
+  std::string expected;
+  {
+    std::ofstream out(d.inbox() / "slow.csv", std::ios::binary);
+    for (int i = 0; i < 10; ++i) {
+      std::string chunk = "line " + std::to_string(i) + "\n";
+      out << chunk << std::flush;
+      expected += chunk;
+      std::this_thread::sleep_for(300ms);  // the writer itself is slow; not a wait for the daemon
+    }
+  }
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 1; }));
+  CHECK(records_with(d.records(), ".args").size() == 1);
+  CHECK(DaemonFixture::read_file(d.records() / "1.1.content") == expected);
+}
+
+TEST_CASE("a handler that forks a grandchild and hangs is killed with it at the timeout",
+          "[pipeline]") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("hang-with-grandchild")},
+              "settle: 0\ntimeout: 1s\nkill_grace: 500ms\nretries: 0");
+  d.start();
+  d.drop("stuck.bin", "x");
+  REQUIRE(d.wait_until([&] { return fs::exists(d.records() / "1.grandchild"); }));
+  auto grandchild = std::stoi(DaemonFixture::read_file(d.records() / "1.grandchild"));
+  REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2; }));
+  CHECK(d.wait_until([&] { return process_gone(grandchild); }, 5s));
+  auto report = DaemonFixture::read_file(d.failed() / "stuck.bin.error.txt");
+  CHECK(report.find("timed out") != std::string::npos);
+  CHECK(report.find("hanging on purpose") != std::string::npos);
+}
+
+TEST_CASE("failures are retried and end in failed with a readable report", "[pipeline]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{path}"}, "settle: 0\nretries: 2\nretry_backoff: 100ms",
+              {{"EXIT_CODE", "3"}});
+  d.start();
+  d.drop("bad.txt", "data");
+  REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2; }));
+  CHECK(records_with(d.records(), ".args").size() == 3);
+  auto report = DaemonFixture::read_file(d.failed() / "bad.txt.error.txt");
+  CHECK(report.find("exit code 3") != std::string::npos);
+  CHECK(report.find("attempt 3") != std::string::npos);
+  CHECK(report.find("failing on purpose") != std::string::npos);
+}
+
+TEST_CASE("hostile file names reach the handler byte-exactly as one argument", "[pipeline]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{name}", "--", "{rel}"}, "settle: 0");
+  const std::vector<std::string> names = {
+      "with space.txt", "quote\"s and 'single'.txt", "new\nline.txt", "-rf", "--help",
+      "$(touch INJECTED)", "semi;colon", "tab\there", std::string("bad\xff\xfe utf8"),
+      std::string(255, 'n')};
+  for (const auto& name : names) d.drop(name, name);
+  d.start();
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == names.size(); }));
+  std::set<std::string> seen;
+  for (const auto& file : records_with(d.records(), ".args")) {
+    auto args = recorded_args(file);
+    REQUIRE(args.size() == 3);
+    CHECK(args[1] == "--");
+    CHECK(args[0] == args[2]);
+    seen.insert(args[0]);
+  }
+  CHECK(seen == std::set<std::string>(names.begin(), names.end()));
+  CHECK_FALSE(fs::exists(d.records() / "INJECTED"));
+  CHECK_FALSE(fs::exists(d.root() / "INJECTED"));
+}
+
+TEST_CASE("the handler sees only fds 0-2, its work dir and the documented environment",
+          "[pipeline]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{path}"}, "settle: 0");
+  d.start();
+  d.drop("env.txt", "x");
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 1; }));
+  auto fds = DaemonFixture::read_file(d.records() / "1.1.fds");
+  // ls itself opens one directory fd (3) to list /proc/self/fd.
+  CHECK((fds == "0\n1\n2\n3\n" || fds == "0\n1\n2\n"));
+  auto env = DaemonFixture::read_file(d.records() / "1.1.env");
+  std::set<std::string> keys;
+  for (std::size_t start = 0; start < env.size();) {
+    auto end = env.find('\0', start);
+    auto entry = env.substr(start, end - start);
+    keys.insert(entry.substr(0, entry.find('=')));
+    start = end + 1;
+  }
+  std::set<std::string> allowed = {"PATH", "HOME", "LANG", "TZ", "INBOXD_JOB", "INBOXD_INBOX",
+                                   "INBOXD_ATTEMPT", "INBOXD_FILE", "INBOXD_NAME",
+                                   "INBOXD_WORK_DIR", "RECORD_DIR", "PWD", "SHLVL", "_"};
+  for (const auto& key : keys) CHECK(allowed.count(key) == 1);
+  CHECK(keys.count("INBOXD_JOB") == 1);
+  auto cwd = DaemonFixture::read_file(d.records() / "1.1.cwd");
+  CHECK(cwd.find("/state/work/") != std::string::npos);
+}
+
+TEST_CASE("a 2000-file burst is handled exactly once each", "[pipeline][burst]") {
+  DaemonFixture d;
+  d.configure({record_handler(), "{name}"}, "settle: 0\nconcurrency: 4");
+  d.start();
+  constexpr int kFiles = 2000;
+  for (int i = 0; i < kFiles; ++i) d.drop("f" + std::to_string(i) + ".dat", std::to_string(i));
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == kFiles; }, 240s));
+  std::multiset<std::string> handled;
+  for (const auto& file : records_with(d.records(), ".args")) {
+    handled.insert(recorded_args(file).at(0));
+  }
+  CHECK(handled.size() == kFiles);
+  CHECK(std::set<std::string>(handled.begin(), handled.end()).size() == kFiles);
+  CHECK(d.stop() == 0);
+}

@@ -1,0 +1,63 @@
+#pragma once
+// Application: the daemon's top-level object. It owns the queue store, the
+// runner and every Inbox, recovers what a previous process left behind, turns
+// signals into a graceful stop (SIGTERM/SIGINT) or a reload (SIGHUP), and
+// writes the start and stop lines.
+//
+// Ownership: created and run on the loop thread; run() returns when every
+// handle it opened is closed.
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/uv_handle.hpp"
+#include "daemon/app/inbox.hpp"
+#include "daemon/app/state_lock.hpp"
+#include "daemon/config/config.hpp"
+#include "daemon/queue/queue_store.hpp"
+#include "daemon/runner/handler_process.hpp"
+
+namespace inboxd::app {
+
+class Application {
+ public:
+  Application(uv_loop_t* loop, config::Config config, StateLock lock,
+              std::unique_ptr<queue::QueueStore> store);
+  ~Application();
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
+
+  // Recovers, starts every inbox and runs the loop until a graceful stop has
+  // finished. Returns the process exit code.
+  int run();
+
+ private:
+  void recover_interrupted_jobs();
+  void begin_stop(int signum);
+  void on_stop_tick();
+  void finish_stop();
+  void reload();
+  std::string run_summary() const;
+
+  uv_loop_t* loop_;
+  config::Config config_;
+  StateLock lock_;
+  std::unique_ptr<queue::QueueStore> store_;
+  std::unique_ptr<runner::Runner> runner_;
+  Services services_;
+  std::vector<std::unique_ptr<Inbox>> inboxes_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::string run_id_;
+  UvHandle<uv_signal_t> sigterm_;
+  UvHandle<uv_signal_t> sigint_;
+  UvHandle<uv_signal_t> sighup_;
+  UvHandle<uv_timer_t> stop_timer_;
+  MonoTime stop_started_{};
+  bool stopping_ = false;
+  bool handlers_signalled_ = false;
+};
+
+}  // namespace inboxd::app

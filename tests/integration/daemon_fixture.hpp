@@ -1,0 +1,62 @@
+#pragma once
+// DaemonFixture: runs the real inboxd binary in a temporary directory and
+// offers the verbs integration tests need: write a configuration, start and
+// stop the daemon, drop files, wait for outcomes. Every process it starts is
+// stopped by pid when the fixture ends, and the directory is removed.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace inboxd::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class DaemonFixture {
+ public:
+  DaemonFixture();
+  ~DaemonFixture();
+  DaemonFixture(const DaemonFixture&) = delete;
+  DaemonFixture& operator=(const DaemonFixture&) = delete;
+
+  // Inbox keys written under one inbox "in" whose path is inbox(); `extra` is
+  // YAML appended at the inbox's indentation, e.g. "settle: 0\nretries: 0".
+  // The handler's env always holds RECORD_DIR=records(), plus `env`.
+  void configure(const std::vector<std::string>& command, const std::string& extra = "",
+                 const std::map<std::string, std::string>& env = {});
+  void start();                  // starts inboxd and waits until it is ready
+  int stop();                    // SIGTERM; returns the exit status
+  void kill_hard();              // SIGKILL, as a crash would
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  void drop(const std::string& name, const std::string& content);  // write + close
+  fs::path inbox() const { return root_ / "in"; }
+  fs::path done() const { return inbox() / "done"; }
+  fs::path failed() const { return inbox() / "failed"; }
+  fs::path records() const { return root_ / "records"; }
+  fs::path root() const { return root_; }
+  fs::path config_file() const { return root_ / "inboxd.yaml"; }
+  std::string log() const;       // what inboxd wrote to stderr so far
+
+  // Regular files directly in a folder, by name (bytes).
+  static std::vector<std::string> files_in(const fs::path& dir);
+  // Polls `condition` every 20 ms until it holds or `timeout` passes.
+  static bool wait_until(const std::function<bool()>& condition,
+                         std::chrono::milliseconds timeout = 20s);
+  static std::string read_file(const fs::path& file);
+  static std::string fixture(const std::string& name);  // absolute path in tests/fixtures
+
+ private:
+  fs::path root_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace inboxd::testing
