@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -389,15 +390,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
 
 void Inbox::fail_too_large(const queue::Job& job) {
   auto reason = fmt::format("too large ({} bytes, limit {})", job.size, config_.max_file_size);
-  auto done = services_.store->transition({job.id, queue::JobState::kFailed, std::nullopt, reason},
-                                          wall_now_ms());
-  if (!done) {
-    log_->error("job not failed id={} inbox={} error={}", job.id, config_.name,
-                quote(done.error().message));
-    return;
-  }
-  log_->info("job failed id={} inbox={} attempt=0 reason={}", job.id, config_.name, quote(reason));
-  finish_failed(job, reason);
+  finish_job(job, nullptr, queue::JobState::kFailed, reason);
 }
 
 void Inbox::recover_claims() {
@@ -418,15 +411,17 @@ void Inbox::recover_claims() {
   }
   // Jobs that reached a terminal state just before a crash may still have
   // their file in the spool: finish the move now.
-  auto unsettled = services_.store->unsettled_outcomes(spool_dir().string() + "/");
-  if (!unsettled) return;
-  for (const auto& job : *unsettled) {
-    if (job.inbox != config_.name) continue;
-    if (job.state == queue::JobState::kDone) {
-      finish_done(job);
-    } else {
-      finish_failed(job, job.last_error);
-    }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(spool_dir(), ec)) {
+    char* end = nullptr;
+    auto name = entry.path().filename().string();
+    auto id = std::strtoll(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0') continue;
+    auto job = services_.store->job(id);
+    if (!job || !*job || !queue::is_terminal((*job)->state)) continue;
+    log_->info("finishing interrupted outcome id={} inbox={} state={}", id, config_.name,
+               queue::to_string((*job)->state));
+    place_file(**job, (*job)->path);
   }
 }
 
@@ -574,15 +569,7 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
     return;
   }
   if (result.exit_code == 0) {
-    auto ok = services_.store->finish_attempt(
-        record, {job.id, queue::JobState::kDone, std::nullopt, std::string()}, wall_now_ms());
-    if (!ok) {
-      log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
-    } else {
-      ++services_.stats.done;
-      log_->info("job finished {} exit=0 ms={} state=done", fields, record.duration_ms);
-      finish_done(job);
-    }
+    finish_job(job, &record, queue::JobState::kDone, "");
     pump();
     return;
   }
@@ -591,79 +578,112 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
 
 void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
                              const std::string& reason) {
-  auto fields = job_fields(job, attempt.attempt);
   int used = attempt.attempt - job.budget_base;
   bool permanent = attempt.exit_code &&
                    std::find(config_.permanent_exit_codes.begin(), config_.permanent_exit_codes.end(),
                              *attempt.exit_code) != config_.permanent_exit_codes.end();
-  auto now = wall_now_ms();
   if (permanent || used >= config_.retries + 1) {
-    auto ok = services_.store->finish_attempt(attempt, {job.id, queue::JobState::kFailed, std::nullopt, reason}, now);
-    if (!ok) {
-      log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
-    } else {
-      ++services_.stats.failed;
-      log_->info("job finished {} ms={} state=failed reason={}{}", fields, attempt.duration_ms,
-                 quote(reason), permanent ? " permanent=true" : "");
-      finish_failed(job, reason);
-    }
+    finish_job(job, &attempt, queue::JobState::kFailed, permanent ? reason + " (permanent)" : reason);
+    pump();
+    return;
+  }
+  auto now = wall_now_ms();
+  auto delay = jittered_backoff(config_.retry_backoff, config_.retry_backoff_max, used, services_.rng);
+  auto ok = services_.store->finish_attempt(
+      attempt, {job.id, queue::JobState::kRetryWait, now + delay.count(), reason}, now);
+  auto fields = job_fields(job, attempt.attempt);
+  if (!ok) {
+    log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
   } else {
-    auto delay = jittered_backoff(config_.retry_backoff, config_.retry_backoff_max, used, services_.rng);
-    auto ok = services_.store->finish_attempt(
-        attempt, {job.id, queue::JobState::kRetryWait, now + delay.count(), reason}, now);
-    if (!ok) {
-      log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
-    } else {
-      ++services_.stats.retried;
-      log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}", fields,
-                 attempt.duration_ms, quote(reason), format_duration(delay));
-    }
+    ++services_.stats.retried;
+    log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}", fields,
+               attempt.duration_ms, quote(reason), format_duration(delay));
   }
   pump();
 }
 
-// The job is recorded `done`; now its file leaves the spool. If this fails the
-// job's path still points into the spool and recovery finishes the move.
-void Inbox::finish_done(const queue::Job& job) {
+// Ends a job: records the attempt (if any), the terminal state and where the
+// file will go in one transaction, then moves the file. A crash between the
+// two leaves the file in the spool with the job terminal; recover_claims
+// finishes the move. So a job may show its terminal state a moment before
+// its file lands, never the other way round.
+void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
+                       queue::JobState state, const std::string& reason) {
+  bool done = state == queue::JobState::kDone;
+  auto now = wall_now_ms();
+  std::optional<std::string> target;
+  if (!done || config_.on_success == config::OnSuccess::kMove) {
+    auto dest = free_destination(done ? config_.done_dir : config_.failed_dir, job.rel, !done);
+    if (dest) {
+      target = dest->string();
+    } else {
+      log_->error("no destination for file id={} inbox={} error={} (it stays in the spool)", job.id,
+                  config_.name, quote(dest.error().message));
+      target = spool_path(job.id, job.name).string();
+    }
+  }
+  queue::Transition transition{job.id, state, std::nullopt, reason};
+  auto ok = services_.store->batch([&]() -> Result<void> {
+    auto recorded = attempt != nullptr ? services_.store->finish_attempt(*attempt, transition, now)
+                                       : services_.store->transition(transition, now);
+    if (!recorded) return recorded;
+    return services_.store->set_path(job.id, target, now);
+  });
+  auto fields = job_fields(job, attempt != nullptr ? attempt->attempt : job.attempts);
+  if (!ok) {
+    log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
+    return;
+  }
+  ++(done ? services_.stats.done : services_.stats.failed);
+  log_->info("job finished {} {}ms={} state={}{}", fields,
+             attempt != nullptr && attempt->exit_code ? fmt::format("exit={} ", *attempt->exit_code) : "",
+             attempt != nullptr ? attempt->duration_ms : 0, queue::to_string(state),
+             reason.empty() ? "" : " reason=" + quote(reason));
+  auto recorded = job;
+  recorded.state = state;
+  recorded.last_error = reason;
+  place_file(recorded, target);
+}
+
+// Moves a terminal job's file out of the spool to `target` (nullopt: delete
+// it), choosing the next free name if someone took `target` meanwhile, and
+// writes the failure report beside a failed or canceled file.
+void Inbox::place_file(const queue::Job& job, const std::optional<std::string>& target) {
   auto from = spool_path(job.id, job.name);
-  std::optional<std::string> final_path;
-  if (config_.on_success == config::OnSuccess::kDelete) {
+  bool done = job.state == queue::JobState::kDone;
+  auto fields = fmt::format("id={} inbox={}", job.id, config_.name);
+  std::optional<fs::path> final_path;
+  if (!target) {
     if (::unlink(from.c_str()) != 0 && errno != ENOENT) {
-      log_->error("cannot delete file id={} inbox={} error={}", job.id, config_.name,
-                  quote(sys_error("unlink", from.string()).message));
+      log_->error("cannot delete file {} error={}", fields, quote(sys_error("unlink", from.string()).message));
       return;
     }
   } else {
-    auto moved = move_into(from, config_.done_dir, job.rel, false);
-    if (!moved) {
-      log_->error("cannot move file to done id={} inbox={} error={}", job.id, config_.name,
-                  quote(moved.error().message));
-      return;
+    auto dest_dir = done ? config_.done_dir : config_.failed_dir;
+    auto moved = fs::path(*target) == from ? fail("file stays in the spool")
+                                           : move_no_replace(from, *target);
+    if (moved) {
+      final_path = fs::path(*target);
+    } else {
+      auto retried = move_into(from, dest_dir, job.rel, !done);
+      if (!retried) {
+        log_->error("cannot move file {} to={} error={}", fields, quote(dest_dir.string()),
+                    quote(retried.error().message));
+        return;
+      }
+      final_path = *retried;
+      (void)services_.store->set_path(job.id, final_path->string(), wall_now_ms());
     }
-    final_path = moved->string();
   }
   ::rmdir(from.parent_path().c_str());
-  (void)services_.store->set_path(job.id, final_path, wall_now_ms());
-}
-
-void Inbox::finish_failed(const queue::Job& job, const std::string& reason) {
-  auto from = spool_path(job.id, job.name);
-  auto moved = move_into(from, config_.failed_dir, job.rel, true);
-  if (!moved) {
-    log_->error("cannot move file to failed id={} inbox={} error={}", job.id, config_.name,
-                quote(moved.error().message));
-    return;
-  }
-  ::rmdir(from.parent_path().c_str());
-  (void)services_.store->set_path(job.id, moved->string(), wall_now_ms());
+  if (done || !final_path) return;
   auto fresh = services_.store->job(job.id);
   auto attempts = services_.store->attempts(job.id);
   auto report = format_error_report(fresh && *fresh ? **fresh : job,
-                                    attempts ? *attempts : std::vector<queue::Attempt>{}, reason);
-  auto report_path = moved->string() + ".error.txt";
-  if (auto written = write_new_file(report_path, report); !written) {
-    log_->error("cannot write error report id={} inbox={} error={}", job.id, config_.name,
-                quote(written.error().message));
+                                    attempts ? *attempts : std::vector<queue::Attempt>{},
+                                    job.last_error);
+  if (auto written = write_new_file(final_path->string() + ".error.txt", report); !written) {
+    log_->error("cannot write error report {} error={}", fields, quote(written.error().message));
   }
 }
 

@@ -116,8 +116,9 @@ class Inbox {
   void record_spawn_failure(const queue::Job& job, int attempt, EpochMs started, const Error& error);
   void conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
                         const std::string& reason);
-  void finish_done(const queue::Job& job);
-  void finish_failed(const queue::Job& job, const std::string& reason);
+  void finish_job(const queue::Job& job, const queue::Attempt* attempt, queue::JobState state,
+                  const std::string& reason);
+  void place_file(const queue::Job& job, const std::optional<std::string>& target);
   void arm_retry_timer();
 
   runner::HandlerSpec handler_spec(const queue::Job& job, int attempt,

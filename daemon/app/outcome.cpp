@@ -53,8 +53,8 @@ Result<void> copy_exclusive(const fs::path& from, const fs::path& to) {
   return {};
 }
 
-// One attempt at moving without replacing. Returns EEXIST as an error code
-// so the caller can try the next name.
+}  // namespace
+
 Result<void> move_no_replace(const fs::path& from, const fs::path& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
   int err = errno;
@@ -70,6 +70,8 @@ Result<void> move_no_replace(const fs::path& from, const fs::path& to) {
   if (err == EXDEV) return copy_exclusive(from, to);
   return fail_errno("rename " + from.string() + " to", to.string(), err);
 }
+
+namespace {
 
 std::string attempt_line(const queue::Attempt& a) {
   std::string status;
@@ -115,8 +117,8 @@ std::string suffixed_name(std::string_view name, int n) {
   return fmt::format("{}~{}.{}", stem, n, ext);
 }
 
-Result<fs::path> move_into(const fs::path& from, const fs::path& dest_dir, std::string_view rel,
-                           bool with_report) {
+Result<fs::path> free_destination(const fs::path& dest_dir, std::string_view rel,
+                                  bool with_report) {
   fs::path rel_path{std::string(rel)};
   auto folder = (dest_dir / rel_path).parent_path();
   std::error_code ec;
@@ -127,11 +129,23 @@ Result<fs::path> move_into(const fs::path& from, const fs::path& dest_dir, std::
     auto candidate = folder / (n == 0 ? name : suffixed_name(name, n));
     if (exists_nofollow(candidate)) continue;
     if (with_report && exists_nofollow(candidate.string() + ".error.txt")) continue;
-    auto moved = move_no_replace(from, candidate);
-    if (moved) return candidate;
+    return candidate;
+  }
+  return fail("no free name for " + name + " in " + folder.string());
+}
+
+Result<fs::path> move_into(const fs::path& from, const fs::path& dest_dir, std::string_view rel,
+                           bool with_report) {
+  // Someone may take the chosen name between the check and the move; the
+  // move refuses to replace it and the next free name is tried.
+  for (int tries = 0; tries < 100; ++tries) {
+    auto target = free_destination(dest_dir, rel, with_report);
+    if (!target) return target;
+    auto moved = move_no_replace(from, *target);
+    if (moved) return target;
     if (moved.error().code != EEXIST) return fail(moved.error());
   }
-  return fail("move " + from.string() + ": no free name in " + folder.string());
+  return fail("move " + from.string() + ": names in " + dest_dir.string() + " keep being taken");
 }
 
 std::string format_error_report(const queue::Job& job, const std::vector<queue::Attempt>& attempts,

@@ -21,6 +21,15 @@ namespace inboxd::app {
 // "report.pdf", 1 -> "report~1.pdf"; "README", 2 -> "README~2".
 std::string suffixed_name(std::string_view name, int n);
 
+// A name for rel in dest_dir that is free now, creating rel's folders: the
+// name itself, else name~1, name~2, ... With `with_report`, the name's
+// "<name>.error.txt" must be free too.
+Result<std::filesystem::path> free_destination(const std::filesystem::path& dest_dir,
+                                               std::string_view rel, bool with_report);
+
+// Moves without ever replacing; Error::code is EEXIST when `to` is taken.
+Result<void> move_no_replace(const std::filesystem::path& from, const std::filesystem::path& to);
+
 // Moves `from` to dest_dir/rel without replacing anything, creating the
 // folders of rel as needed. With `with_report`, the chosen name is one whose
 // "<name>.error.txt" is free too. Returns the file's final absolute path.

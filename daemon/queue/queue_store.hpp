@@ -230,6 +230,8 @@ class QueueStore {
   // front of any error.
   template <class Fn>
   Result<void> atomically(Op op, Fn&& fn);
+  Result<void> record_attempt_pid(std::int64_t job_id, int attempt, std::int64_t pid,
+                                  std::uint64_t pid_start_time);
 
   sqlite::Database db_;
   std::string instance_id_;
