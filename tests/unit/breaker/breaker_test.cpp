@@ -45,8 +45,9 @@ TEST_CASE("the breaker trips when the failure rate reaches the threshold", "[bre
 
 TEST_CASE("only the last window attempts count", "[breaker]") {
   BreakerFixture f;
-  f.fail(4);
-  f.succeed(20);  // the failures slide out of the window
+  f.succeed(10);
+  CHECK_FALSE(f.fail(4));  // 4/14
+  f.succeed(20);           // the failures slide out of the window
   CHECK(f.breaker.failure_rate() == 0.0);
   CHECK_FALSE(f.fail(9));  // 9/20 < 0.5
   CHECK(f.fail(1));        // 10/20
