@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -112,8 +113,10 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
     uv_signal_init(loop_, sig);
     sig->data = this;
   }
-  uv_timer_init(loop_, stop_timer_.get());
-  stop_timer_->data = this;
+  for (auto* timer : {stop_timer_.get(), retire_timer_.get()}) {
+    uv_timer_init(loop_, timer);
+    timer->data = this;
+  }
 }
 
 Application::~Application() = default;
@@ -136,7 +139,7 @@ int Application::run() {
     auto* self = static_cast<Application*>(handle->data);
     guarded(self->log_, "signal", [self, signum] {
       if (signum == SIGHUP) {
-        self->reload();
+        (void)self->reload();
       } else {
         self->begin_stop(signum);
       }
@@ -186,6 +189,7 @@ void Application::begin_stop(int signum) {
     // A second signal: stop at once.
     log_->warn("second stop signal: killing running handlers now");
     for (auto& inbox : inboxes_) inbox->stop_handlers(Millis{0});
+    for (auto& inbox : retiring_) inbox->stop_handlers(Millis{0});
     handlers_signalled_ = true;
     return;
   }
@@ -196,6 +200,7 @@ void Application::begin_stop(int signum) {
     inbox->stop_intake();
     running += inbox->running();
   }
+  for (auto& inbox : retiring_) running += inbox->running();
   log_->info("inboxd stopping signal={} running_handlers={} grace={}", runner::signal_name(signum),
              running, format_duration(config_.shutdown_grace));
   uv_timer_start(stop_timer_.get(), [](uv_timer_t* t) {
@@ -209,6 +214,7 @@ void Application::begin_stop(int signum) {
 void Application::on_stop_tick() {
   std::size_t running = 0;
   for (auto& inbox : inboxes_) running += inbox->running();
+  for (auto& inbox : retiring_) running += inbox->running();
   if (running == 0) {
     finish_stop();
     return;
@@ -216,6 +222,7 @@ void Application::on_stop_tick() {
   if (!handlers_signalled_ && mono_now() - stop_started_ >= config_.shutdown_grace) {
     log_->warn("shutdown grace over: stopping {} running handlers", running);
     for (auto& inbox : inboxes_) inbox->stop_handlers(inbox->config().kill_grace);
+    for (auto& inbox : retiring_) inbox->stop_handlers(inbox->config().kill_grace);
     handlers_signalled_ = true;
   }
 }
@@ -224,7 +231,9 @@ void Application::finish_stop() {
   uv_timer_stop(stop_timer_.get());
   log_->info("inboxd stopped run={} {}", run_id_, run_summary());
   inboxes_.clear();
+  retiring_.clear();
   runner_.reset();
+  retire_timer_.close();
   sigterm_.close();
   sigint_.close();
   sighup_.close();
@@ -241,19 +250,79 @@ std::string Application::run_summary() const {
                      s.failed, s.retried, queued);
 }
 
-// SIGHUP: the new file is read and validated completely; a bad file never
-// replaces the running configuration.
-void Application::reload() {
+// SIGHUP (and the admin `reload`): the new file is read and validated
+// completely; a bad file never replaces the running configuration. The
+// difference is applied without dropping running jobs: changed inboxes are
+// updated in place; an inbox whose path or work folders changed, or that was
+// removed, stops claiming and starting and is kept until its running handlers
+// finish; new inboxes start. Returns the configuration errors, if any.
+std::vector<std::string> Application::reload() {
+  config::Config fresh;
   try {
-    auto fresh = config::load_config(config_.file, config::Environment::from_process());
-    if (fresh == config_) {
-      log_->info("reload: configuration unchanged");
-      return;
-    }
-    log_->warn("reload: configuration is valid but applying changes needs a restart for now");
+    fresh = config::load_config(config_.file, config::Environment::from_process());
   } catch (const config::ConfigError& e) {
     for (const auto& message : e.messages()) log_->error("reload refused: {}", message);
+    return e.messages();
   }
+  if (fresh == config_) {
+    log_->info("reload: configuration unchanged");
+    return {};
+  }
+  if (fresh.state_dir != config_.state_dir || fresh.socket != config_.socket ||
+      fresh.socket_mode != config_.socket_mode) {
+    log_->warn("reload: state_dir, socket and socket_mode take effect at the next start");
+    fresh.state_dir = config_.state_dir;
+    fresh.socket = config_.socket;
+    fresh.socket_mode = config_.socket_mode;
+  }
+  if (auto level = log::parse_level(fresh.log_level)) {
+    log::setup(log::stderr_is_journal()                      ? log::Format::kJournal
+               : fresh.log_format == config::LogFormat::kJson ? log::Format::kJson
+                                                              : log::Format::kText,
+               *level);
+  }
+  apply_inboxes(fresh.inboxes);
+  config_ = std::move(fresh);
+  log_->info("reload: configuration applied inboxes={}", inboxes_.size());
+  return {};
+}
+
+void Application::apply_inboxes(const std::vector<config::InboxConfig>& wanted) {
+  std::vector<std::unique_ptr<Inbox>> next;
+  for (const auto& inbox_config : wanted) {
+    auto it = std::find_if(inboxes_.begin(), inboxes_.end(), [&](const auto& inbox) {
+      return inbox && inbox->config().name == inbox_config.name;
+    });
+    if (it != inboxes_.end() && (*it)->can_update_to(inbox_config)) {
+      if (!((*it)->config() == inbox_config)) (*it)->update_config(inbox_config);
+      next.push_back(std::move(*it));
+      continue;
+    }
+    if (it != inboxes_.end()) retire(std::move(*it));
+    log_->info("reload: inbox added inbox={}", inbox_config.name);
+    next.push_back(std::make_unique<Inbox>(services_, inbox_config));
+    next.back()->start();
+  }
+  for (auto& left : inboxes_) {
+    if (left) retire(std::move(left));
+  }
+  inboxes_ = std::move(next);
+}
+
+// A removed or replaced inbox stops claiming and starting handlers at once;
+// it lives on until its running handlers have finished and been recorded.
+void Application::retire(std::unique_ptr<Inbox> inbox) {
+  log_->info("inbox retired inbox={} running_handlers={}", inbox->config().name,
+             inbox->running());
+  inbox->stop_intake();
+  retiring_.push_back(std::move(inbox));
+  uv_timer_start(retire_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Application*>(t->data);
+    guarded(self->log_, "retire", [self] {
+      std::erase_if(self->retiring_, [](const auto& old) { return old->running() == 0; });
+      if (self->retiring_.empty()) uv_timer_stop(self->retire_timer_.get());
+    });
+  }, 0, 100);
 }
 
 }  // namespace inboxd::app

@@ -39,7 +39,9 @@ class Application {
   void begin_stop(int signum);
   void on_stop_tick();
   void finish_stop();
-  void reload();
+  std::vector<std::string> reload();
+  void apply_inboxes(const std::vector<config::InboxConfig>& wanted);
+  void retire(std::unique_ptr<Inbox> inbox);
   std::string run_summary() const;
 
   uv_loop_t* loop_;
@@ -49,12 +51,14 @@ class Application {
   std::unique_ptr<runner::Runner> runner_;
   Services services_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
+  std::vector<std::unique_ptr<Inbox>> retiring_;  // removed/replaced, handlers still running
   std::shared_ptr<spdlog::logger> log_;
   std::string run_id_;
   UvHandle<uv_signal_t> sigterm_;
   UvHandle<uv_signal_t> sigint_;
   UvHandle<uv_signal_t> sighup_;
   UvHandle<uv_timer_t> stop_timer_;
+  UvHandle<uv_timer_t> retire_timer_;
   MonoTime stop_started_{};
   bool stopping_ = false;
   bool handlers_signalled_ = false;

@@ -89,8 +89,10 @@ Inbox::Inbox(Services& services, config::InboxConfig config)
       config_(std::move(config)),
       log_(log::get("inbox")),
       filter_(config_.include, config_.exclude),
-      settle_(config_.settle) {
-  for (auto* timer : {settle_timer_.get(), scan_timer_.get(), retry_timer_.get()}) {
+      settle_(config_.settle),
+      breaker_(config_.error_threshold) {
+  for (auto* timer :
+       {settle_timer_.get(), scan_timer_.get(), retry_timer_.get(), breaker_timer_.get()}) {
     uv_timer_init(services_.loop, timer);
     timer->data = this;
   }
@@ -127,15 +129,17 @@ fs::path Inbox::spool_path(std::int64_t job_id, std::string_view name) const {
 void Inbox::start() {
   if (intake_stopped_) return;
   if (!try_open()) {
-    state_ = InboxState::kUnavailable;
+    available_ = false;
+    publish_state();
     uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
       auto* self = static_cast<Inbox*>(t->data);
       guarded(self->log_, "inbox retry", [self] { self->start(); });
     }, static_cast<std::uint64_t>(config_.poll_interval.count()), 0);
     return;
   }
-  state_ = InboxState::kActive;
-  log_->info("inbox active inbox={} path={} watch={}", config_.name, quote(config_.path.string()),
+  available_ = true;
+  publish_state();
+  log_->info("inbox available inbox={} path={} watch={}", config_.name, quote(config_.path.string()),
              watch_mode());
   recover_claims();
   pump();
@@ -148,7 +152,7 @@ bool Inbox::try_open() {
   if (::stat(config_.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
       ::access(config_.path.c_str(), R_OK | W_OK | X_OK) != 0) {
     auto err = errno;
-    if (state_ != InboxState::kUnavailable || !inotify_) {
+    if (available_ || !published_state_) {
       log_->warn("inbox unavailable inbox={} path={} error={} retry_in={}", config_.name,
                  quote(config_.path.string()),
                  quote(S_ISDIR(st.st_mode) || err != 0 ? errno_text(err) : "not a directory"),
@@ -237,7 +241,7 @@ void Inbox::on_event(const watcher::Event& event) {
       if (inotify_) inotify_->close();
       inotify_.reset();
       uv_timer_stop(scan_timer_.get());
-      state_ = InboxState::kUnavailable;
+      available_ = false;
       start();
       return;
   }
@@ -289,7 +293,7 @@ void Inbox::arm_settle_timer() {
 // Re-stats every due file: unchanged ones are claimed, changed ones restart
 // their settle clock, vanished or no longer regular ones are forgotten.
 void Inbox::on_settle_timer() {
-  if (intake_stopped_ || state_ == InboxState::kUnavailable) return;
+  if (intake_stopped_ || !available_) return;
   auto now = mono_now();
   std::vector<watcher::FileInfo> ready;
   for (const auto& rel : settle_.due(now)) {
@@ -380,6 +384,11 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     ++services_.stats.claimed;
     log_->info("job claimed id={} inbox={} file={} size={}", results[i].job_id, config_.name,
                quote(claims[i].rel), claims[i].size);
+    queue::Job claimed;
+    claimed.id = results[i].job_id;
+    claimed.inbox = config_.name;
+    claimed.name = claims[i].name;
+    publish_job(claimed, queue::JobState::kQueued, 0);
     if (config_.max_file_size > 0 &&
         static_cast<std::uint64_t>(claims[i].size) > config_.max_file_size) {
       if (auto job = services_.store->job(results[i].job_id); job && *job) fail_too_large(**job);
@@ -428,21 +437,125 @@ void Inbox::recover_claims() {
 // --- Running handlers -----------------------------------------------------
 
 void Inbox::pump() {
-  if (intake_stopped_ || state_ != InboxState::kActive) return;
+  if (intake_stopped_ || !available_ || paused_) return;
   auto free = config_.concurrency - static_cast<int>(running_.size());
+  auto now = mono_now();
+  if (breaker_.open()) {
+    // A tripped inbox starts nothing but, after the cooldown, one probe.
+    if (!breaker_.probe_due(now)) {
+      arm_breaker_timer();
+      return;
+    }
+    free = std::min(free, 1);
+  }
   if (free > 0) {
     auto jobs = services_.store->next_runnable(config_.name, wall_now_ms(), free);
     if (!jobs) {
       log_->error("cannot read queue inbox={} error={}", config_.name, quote(jobs.error().message));
       return;
     }
-    for (const auto& job : *jobs) start_job(job);
+    for (const auto& job : *jobs) {
+      if (breaker_.open()) {
+        breaker_.start_probe();
+        probe_job_ = job.id;
+        log_->info("breaker probe inbox={} id={}", config_.name, job.id);
+      }
+      start_job(job);
+    }
     if (!jobs->empty() && backlog_until_ != MonoTime{}) {
       backlog_until_ = MonoTime{};
       arm_settle_timer();
     }
   }
   arm_retry_timer();
+}
+
+void Inbox::arm_breaker_timer() {
+  auto ends = breaker_.cooldown_ends();
+  if (!ends) return;
+  auto delay = std::chrono::duration_cast<Millis>(*ends - mono_now()).count();
+  uv_timer_start(breaker_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Inbox*>(t->data);
+    guarded(self->log_, "breaker", [self] { self->pump(); });
+  }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)) + 1, 0);
+}
+
+// Feeds a finished attempt to the breaker (never one cut short by a stop).
+void Inbox::record_result(std::int64_t job_id, bool success) {
+  auto now = mono_now();
+  if (probe_job_ == job_id) {
+    probe_job_.reset();
+    if (breaker_.probe_finished(success, now)) {
+      log_->info("breaker closed inbox={}: the probe succeeded", config_.name);
+    } else {
+      log_->error("breaker tripped again inbox={}: the probe failed; next probe in {}",
+                  config_.name, format_duration(config_.error_threshold.cooldown));
+    }
+  } else if (breaker_.record(success, now)) {
+    log_->error("breaker tripped inbox={} failure_rate={:.2f} window={}: no new handlers for {}",
+                config_.name, breaker_.failure_rate(), breaker_.samples(),
+                format_duration(config_.error_threshold.cooldown));
+  }
+  publish_state();
+}
+
+InboxState Inbox::state() const {
+  if (!available_) return InboxState::kUnavailable;
+  if (paused_) return InboxState::kPaused;
+  if (breaker_.open()) return InboxState::kTripped;
+  return InboxState::kActive;
+}
+
+void Inbox::publish_state() {
+  auto now_state = state();
+  if (published_state_ == now_state) return;
+  published_state_ = now_state;
+  if (services_.on_inbox) services_.on_inbox(config_.name, to_string(now_state));
+}
+
+void Inbox::publish_job(const queue::Job& job, queue::JobState state, int attempt) {
+  if (services_.on_job) services_.on_job(job, state, attempt);
+}
+
+void Inbox::pause() {
+  paused_ = true;
+  log_->info("inbox paused inbox={}", config_.name);
+  publish_state();
+}
+
+void Inbox::resume() {
+  paused_ = false;
+  breaker_.reset();
+  if (probe_job_) probe_job_.reset();
+  uv_timer_stop(breaker_timer_.get());
+  log_->info("inbox resumed inbox={}", config_.name);
+  publish_state();
+  pump();
+}
+
+bool Inbox::can_update_to(const config::InboxConfig& next) const {
+  return next.name == config_.name && next.path == config_.path &&
+         next.done_dir == config_.done_dir && next.failed_dir == config_.failed_dir;
+}
+
+void Inbox::update_config(const config::InboxConfig& next) {
+  bool rewatch = next.recursive != config_.recursive || next.watch != config_.watch ||
+                 next.include != config_.include || next.exclude != config_.exclude ||
+                 next.poll_interval != config_.poll_interval ||
+                 next.rescan_interval != config_.rescan_interval;
+  config_ = next;
+  breaker_.set_threshold(config_.error_threshold);
+  settle_.set_settle(config_.settle);
+  filter_ = watcher::NameFilter(config_.include, config_.exclude);
+  if (rewatch && available_ && !intake_stopped_) {
+    if (inotify_) inotify_->close();
+    inotify_.reset();
+    uv_timer_stop(scan_timer_.get());
+    start_watching();
+  }
+  log_->info("inbox reconfigured inbox={}{}", config_.name, rewatch ? " rewatch=true" : "");
+  publish_state();
+  pump();
 }
 
 void Inbox::arm_retry_timer() {
@@ -528,6 +641,7 @@ void Inbox::start_job(const queue::Job& job) {
                                            runner::process_start_time(pid).value_or(0));
   }
   log_->info("job started {} pid={} file={}", job_fields(job, attempt), pid, quote(job.rel));
+  publish_job(job, queue::JobState::kRunning, attempt);
 }
 
 void Inbox::record_spawn_failure(const queue::Job& job, int attempt, EpochMs started,
@@ -566,9 +680,15 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
         record, {job.id, queue::JobState::kQueued, std::nullopt, std::string("interrupted by shutdown")},
         wall_now_ms());
     log_->info("job interrupted {} ms={} state=queued", fields, record.duration_ms);
+    if (probe_job_ == job.id) {
+      probe_job_.reset();
+      breaker_.probe_abandoned();
+    }
+    publish_job(job, queue::JobState::kQueued, run.attempt);
     return;
   }
   if (result.exit_code == 0) {
+    record_result(job.id, true);
     finish_job(job, &record, queue::JobState::kDone, "");
     pump();
     return;
@@ -578,6 +698,7 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
 
 void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
                              const std::string& reason) {
+  record_result(job.id, false);
   int used = attempt.attempt - job.budget_base;
   bool permanent = attempt.exit_code &&
                    std::find(config_.permanent_exit_codes.begin(), config_.permanent_exit_codes.end(),
@@ -598,6 +719,7 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
     ++services_.stats.retried;
     log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}", fields,
                attempt.duration_ms, quote(reason), format_duration(delay));
+    publish_job(job, queue::JobState::kRetryWait, attempt.attempt);
   }
   pump();
 }
@@ -639,6 +761,7 @@ void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
              attempt != nullptr && attempt->exit_code ? fmt::format("exit={} ", *attempt->exit_code) : "",
              attempt != nullptr ? attempt->duration_ms : 0, queue::to_string(state),
              reason.empty() ? "" : " reason=" + quote(reason));
+  publish_job(job, state, attempt != nullptr ? attempt->attempt : job.attempts);
   auto recorded = job;
   recorded.state = state;
   recorded.last_error = reason;

@@ -27,6 +27,7 @@
 
 #include "common/clock.hpp"
 #include "common/uv_handle.hpp"
+#include "daemon/breaker/breaker.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/queue/queue_store.hpp"
 #include "daemon/runner/handler_process.hpp"
@@ -56,6 +57,9 @@ struct Services {
   std::vector<std::string> base_env;       // PATH, HOME, LANG, TZ from the daemon, when set
   std::mt19937_64 rng{std::random_device{}()};
   RunStats stats;
+  // Observers (the admin socket's `watch` stream); either may be empty.
+  std::function<void(const queue::Job& job, queue::JobState state, int attempt)> on_job;
+  std::function<void(std::string_view inbox, std::string_view state)> on_inbox;
 };
 
 enum class InboxState { kActive, kPaused, kTripped, kUnavailable };
@@ -80,8 +84,20 @@ class Inbox {
   void stop_handlers(Millis grace);
   std::size_t running() const { return running_.size(); }
 
+  // pause: files are still claimed, no handler starts, until resume. resume
+  // also closes a tripped breaker at once (and clears its window).
+  void pause();
+  void resume();
+  // Applies a changed configuration with the same name, path and work
+  // folders. Running handlers keep the settings they started with; watching
+  // restarts if how the folder is watched changed.
+  void update_config(const config::InboxConfig& config);
+  // Whether `config` can be applied by update_config (else: replace the inbox).
+  bool can_update_to(const config::InboxConfig& config) const;
+
   const config::InboxConfig& config() const { return config_; }
-  InboxState state() const { return state_; }
+  InboxState state() const;
+  const breaker::Breaker& breaker() const { return breaker_; }
   std::string_view watch_mode() const;
 
  private:
@@ -120,6 +136,10 @@ class Inbox {
                   const std::string& reason);
   void place_file(const queue::Job& job, const std::optional<std::string>& target);
   void arm_retry_timer();
+  void arm_breaker_timer();
+  void record_result(std::int64_t job_id, bool success);
+  void publish_state();
+  void publish_job(const queue::Job& job, queue::JobState state, int attempt);
 
   runner::HandlerSpec handler_spec(const queue::Job& job, int attempt,
                                    const std::filesystem::path& work_dir) const;
@@ -130,7 +150,11 @@ class Inbox {
   std::shared_ptr<spdlog::logger> log_;
   watcher::NameFilter filter_;
   watcher::SettleTracker settle_;
-  InboxState state_ = InboxState::kUnavailable;
+  bool available_ = false;
+  bool paused_ = false;
+  breaker::Breaker breaker_;
+  std::optional<std::int64_t> probe_job_;
+  std::optional<InboxState> published_state_;
   bool use_inotify_ = true;
   bool intake_stopped_ = false;
   bool stopping_handlers_ = false;
@@ -138,6 +162,7 @@ class Inbox {
   UvHandle<uv_timer_t> settle_timer_;
   UvHandle<uv_timer_t> scan_timer_;    // rescan_interval / poll_interval / unavailable retry
   UvHandle<uv_timer_t> retry_timer_;
+  UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
   std::map<std::int64_t, Running> running_;
   std::vector<std::string> skip_rels_;  // spool, done and failed folders inside the inbox
   MonoTime backlog_until_{};            // max_queue reached or claims failing: wait until then

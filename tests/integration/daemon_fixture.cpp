@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -99,6 +100,26 @@ void DaemonFixture::kill_hard() {
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
 }
+
+int DaemonFixture::run_inboxd(const std::vector<std::string>& args, std::string* output) const {
+  auto out_file = root_ / "run.out";
+  std::string command = std::string(INBOXD_BIN_DIR) + "/inboxd";
+  for (const auto& arg : args) command += " '" + arg + "'";
+  command += " > '" + out_file.string() + "' 2>&1";
+  int status = std::system(command.c_str());
+  *output += read_file(out_file);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void DaemonFixture::reload() {
+  if (pid_ > 0) ::kill(pid_, SIGHUP);
+}
+
+void DaemonFixture::block_handlers() { std::ofstream(records() / "block") << ""; }
+
+void DaemonFixture::unblock_handlers() { fs::remove(records() / "block"); }
+
+void DaemonFixture::write_config(const std::string& yaml) { std::ofstream(config_file()) << yaml; }
 
 void DaemonFixture::drop(const std::string& name, const std::string& content) {
   std::ofstream(inbox() / name, std::ios::binary) << content;

@@ -32,12 +32,19 @@ class DaemonFixture {
   void configure(const std::vector<std::string>& command, const std::string& extra = "",
                  const std::map<std::string, std::string>& env = {});
   void start();                  // starts inboxd and waits until it is ready
+  // Runs inboxd with `args` to its end (e.g. --check, or a start that must
+  // fail); returns its exit status and appends its output to *output.
+  int run_inboxd(const std::vector<std::string>& args, std::string* output) const;
+  void reload();                 // SIGHUP
   int stop();                    // SIGTERM; returns the exit status
   void kill_hard();              // SIGKILL, as a crash would
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
   void drop(const std::string& name, const std::string& content);  // write + close
+  void block_handlers();         // record-handler waits while the block file exists
+  void unblock_handlers();
+  void write_config(const std::string& yaml);  // replaces the configuration file
   fs::path inbox() const { return root_ / "in"; }
   fs::path done() const { return inbox() / "done"; }
   fs::path failed() const { return inbox() / "failed"; }
