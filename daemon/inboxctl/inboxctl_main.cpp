@@ -1,102 +1,78 @@
-// inboxctl: the admin client. Sends one JSON request line to the daemon's
-// Unix socket and prints the answer. Exit codes (PRODUCT.md): 0 ok, 1 the
-// daemon answered with an error, 2 usage error, 69 the daemon cannot be
-// reached (the message says why).
+// inboxctl: the admin client of inboxd. Parses the command line, sends one
+// request line to the daemon's Unix socket and prints the answer: a table for
+// people, or the daemon's JSON line as-is with --json. `watch` follows the
+// event stream instead. Exit codes (PRODUCT.md): 0 ok, 1 the daemon answered
+// with an error, 2 usage error, 69 the daemon cannot be reached (the message
+// says why: no socket, connection refused, permission denied).
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/sys_error.hpp"
-#include "common/unique_fd.hpp"
-#include "common/version.hpp"
+#include "daemon/inboxctl/admin_client.hpp"
+#include "daemon/inboxctl/command_line.hpp"
+#include "daemon/inboxctl/exit_codes.hpp"
+#include "daemon/inboxctl/render.hpp"
+#include "daemon/inboxctl/watch_command.hpp"
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitDaemonError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnavailable = 69;
+using namespace inboxd::inboxctl;
+using nlohmann::json;
+using namespace std::chrono_literals;
 
-std::string default_socket() {
-  const char* env = std::getenv("INBOXD_SOCKET");
-  return env != nullptr && *env != '\0' ? env : "/run/inboxd/inboxd.sock";
+// Long enough for a reload of a large configuration; a daemon that answers
+// nothing for this long counts as unreachable.
+constexpr inboxd::Millis kAnswerLimit = 60s;
+
+std::string render(const Invocation& invocation, const json& reply, const Style& style) {
+  const auto& command = invocation.command;
+  if (command == "status") return render_status(reply, style);
+  if (command == "jobs") return render_jobs(reply, style);
+  if (command == "show") return render_job(reply, style);
+  if (command == "metrics")
+    return field(reply, "text").is_string() ? field(reply, "text").get<std::string>() : "";
+  return render_change(invocation.request, reply);
 }
 
-// Connects, sends one request line and reads one response line. Returns the
-// exit code to use when the daemon cannot be reached, 0 otherwise.
-int exchange(const std::string& socket_path, const nlohmann::json& request, std::string* reply) {
-  inboxd::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) {
-    std::cerr << "inboxctl: socket path too long: " << socket_path << "\n";
+int run(const Invocation& invocation) {
+  auto client = AdminClient::connect(invocation.socket);
+  if (!client) {
+    std::cerr << "inboxctl: cannot reach inboxd at " << invocation.socket << ": "
+              << client.error().message << "\n";
     return kExitUnavailable;
   }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int err = errno;
-    const char* why = err == ENOENT         ? "the socket does not exist (is inboxd running?)"
-                      : err == ECONNREFUSED ? "connection refused (inboxd is not running)"
-                      : err == EACCES       ? "permission denied (check the socket's group and mode)"
-                                            : nullptr;
-    std::cerr << "inboxctl: cannot reach inboxd at " << socket_path << ": "
-              << (why != nullptr ? why : inboxd::errno_text(err)) << "\n";
+  auto style = Style::for_stdout();
+  if (invocation.command == "watch") return run_watch(std::move(*client), invocation, style);
+  auto line = client->exchange(invocation.request, kAnswerLimit);
+  if (!line) {
+    std::cerr << "inboxctl: " << invocation.socket << ": " << line.error().message << "\n";
     return kExitUnavailable;
   }
-  std::string line = request.dump() + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) < 0) {
-    std::cerr << "inboxctl: send to " << socket_path << ": " << inboxd::errno_text(errno) << "\n";
-    return kExitUnavailable;
+  auto reply = json::parse(*line, nullptr, false);
+  if (!reply.is_object()) {
+    std::cerr << "inboxctl: inboxd's answer is not a JSON object\n";
+    return kExitDaemonError;
   }
-  char buf[65536];
-  while (reply->find('\n') == std::string::npos) {
-    auto n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    reply->append(buf, static_cast<std::size_t>(n));
+  bool ok = field(reply, "ok") == true;
+  if (invocation.json) {
+    std::cout << *line << "\n";
+  } else if (ok) {
+    std::cout << render(invocation, reply, style);
+  } else {
+    std::cerr << "inboxctl: " << render_error(reply);
   }
-  if (reply->empty()) {
-    std::cerr << "inboxctl: inboxd closed the connection without answering\n";
-    return kExitUnavailable;
-  }
-  return kExitOk;
+  return ok ? kExitOk : kExitDaemonError;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"inboxctl: ask inboxd about its queue and change what it does"};
-  std::string socket_path = default_socket();
-  bool json = false;
-  cli.add_option("--socket", socket_path, "admin socket of inboxd")->capture_default_str();
-  cli.add_flag("--json", json, "print the daemon's JSON answer");
-  cli.set_version_flag("--version", std::string("inboxctl ") + inboxd::kVersion);
-  cli.require_subcommand(1);
-  auto* status = cli.add_subcommand("status", "inboxes, their state and queue counts");
+  auto parsed = parse_command_line(argc, argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
   try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = cli.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
-  }
-  nlohmann::json request;
-  if (status->parsed()) request = {{"cmd", "status"}};
-  std::string reply;
-  if (int code = exchange(socket_path, request, &reply); code != 0) return code;
-  auto answer = nlohmann::json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
-  if (answer.is_discarded()) {
-    std::cerr << "inboxctl: the daemon's answer is not JSON\n";
+    return run(std::get<Invocation>(parsed));
+  } catch (const std::exception& e) {
+    std::cerr << "inboxctl: unexpected error: " << e.what() << "\n";
     return kExitDaemonError;
   }
-  std::cout << answer.dump(json ? -1 : 2) << "\n";
-  return answer.value("ok", false) ? kExitOk : kExitDaemonError;
 }
