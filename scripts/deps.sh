@@ -5,6 +5,7 @@ INBOXD_PACKAGES=(
   build-essential cmake pkg-config
   libuv1-dev libyaml-cpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libcli11-dev
+  systemd
 )
 
 inboxd_install_deps() {

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/guarded.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
 
@@ -19,17 +20,6 @@ namespace inboxd::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <class F>
-void guarded(const std::shared_ptr<spdlog::logger>& log, const char* what, F&& body) noexcept {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    log->error("unexpected error in {}: {}", what, e.what());
-  } catch (...) {
-    log->error("unexpected error in {}", what);
-  }
-}
 
 std::vector<std::string> handler_base_env() {
   std::vector<std::string> env;
@@ -113,7 +103,7 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
     uv_signal_init(loop_, sig);
     sig->data = this;
   }
-  for (auto* timer : {stop_timer_.get(), retire_timer_.get()}) {
+  for (auto* timer : {stop_timer_.get(), retire_timer_.get(), status_timer_.get()}) {
     uv_timer_init(loop_, timer);
     timer->data = this;
   }
@@ -137,9 +127,9 @@ int Application::run() {
   }
   auto on_signal = [](uv_signal_t* handle, int signum) {
     auto* self = static_cast<Application*>(handle->data);
-    guarded(self->log_, "signal", [self, signum] {
+    guarded(*self->log_, "signal", [self, signum] {
       if (signum == SIGHUP) {
-        (void)self->reload();
+        (void)self->reload_config();
       } else {
         self->begin_stop(signum);
       }
@@ -148,7 +138,37 @@ int Application::run() {
   uv_signal_start(sigterm_.get(), on_signal, SIGTERM);
   uv_signal_start(sigint_.get(), on_signal, SIGINT);
   uv_signal_start(sighup_.get(), on_signal, SIGHUP);
-  log_->info("inboxd ready run={} inboxes={}", run_id_, inboxes_.size());
+  admin::AdminServer::Options options;
+  options.path = config_.socket;
+  options.mode = config_.socket_mode;
+  options.admin_groups = config_.admin_groups;
+  auto failure = admin::AdminServer::Failure::kIo;
+  auto server = admin::AdminServer::start(loop_, *this, options, &failure);
+  if (!server) {
+    log_->error("cannot serve the admin socket: {}", server.error().message);
+    begin_stop(SIGTERM);
+    uv_run(loop_, UV_RUN_DEFAULT);
+    return 73;
+  }
+  admin_ = std::move(*server);
+  services_.on_job = [this](const queue::Job& job, queue::JobState state, int attempt) {
+    if (admin_) admin_->publish(admin::job_event(job.id, job.inbox, job.name, state, attempt));
+  };
+  services_.on_inbox = [this](std::string_view inbox, std::string_view state) {
+    if (admin_) admin_->publish(admin::inbox_event(inbox, state));
+  };
+  if (auto started = watchdog_.start(); !started) {
+    log_->warn("watchdog not started: {}", started.error().message);
+  }
+  update_status_line();
+  uv_timer_start(status_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Application*>(t->data);
+    guarded(*self->log_, "status", [self] { self->update_status_line(); });
+  }, 2000, 2000);
+  uv_unref(reinterpret_cast<uv_handle_t*>(status_timer_.get()));
+  notifier_.ready();
+  log_->info("inboxd ready run={} inboxes={} socket={}", run_id_, inboxes_.size(),
+             log::quote(config_.socket.string()));
   uv_run(loop_, UV_RUN_DEFAULT);
   return 0;
 }
@@ -195,6 +215,7 @@ void Application::begin_stop(int signum) {
   }
   stopping_ = true;
   stop_started_ = mono_now();
+  notifier_.stopping();
   std::size_t running = 0;
   for (auto& inbox : inboxes_) {
     inbox->stop_intake();
@@ -205,7 +226,7 @@ void Application::begin_stop(int signum) {
              running, format_duration(config_.shutdown_grace));
   uv_timer_start(stop_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Application*>(t->data);
-    guarded(self->log_, "stop", [self] { self->on_stop_tick(); });
+    guarded(*self->log_, "stop", [self] { self->on_stop_tick(); });
   }, 0, 20);
 }
 
@@ -230,6 +251,9 @@ void Application::on_stop_tick() {
 void Application::finish_stop() {
   uv_timer_stop(stop_timer_.get());
   log_->info("inboxd stopped run={} {}", run_id_, run_summary());
+  if (admin_) admin_->close();
+  watchdog_.close();
+  status_timer_.close();
   inboxes_.clear();
   retiring_.clear();
   runner_.reset();
@@ -256,7 +280,12 @@ std::string Application::run_summary() const {
 // updated in place; an inbox whose path or work folders changed, or that was
 // removed, stops claiming and starting and is kept until its running handlers
 // finish; new inboxes start. Returns the configuration errors, if any.
-std::vector<std::string> Application::reload() {
+std::vector<std::string> Application::reload_config() {
+  notifier_.reloading();
+  struct ReadyAgain {
+    service::Notifier& notifier;
+    ~ReadyAgain() { notifier.ready(); }
+  } ready_again{notifier_};
   config::Config fresh;
   try {
     fresh = config::load_config(config_.file, config::Environment::from_process());
@@ -282,6 +311,7 @@ std::vector<std::string> Application::reload() {
                *level);
   }
   apply_inboxes(fresh.inboxes);
+  if (admin_) admin_->update_access(fresh.admin_groups, fresh.socket_mode);
   config_ = std::move(fresh);
   log_->info("reload: configuration applied inboxes={}", inboxes_.size());
   return {};
@@ -318,7 +348,7 @@ void Application::retire(std::unique_ptr<Inbox> inbox) {
   retiring_.push_back(std::move(inbox));
   uv_timer_start(retire_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Application*>(t->data);
-    guarded(self->log_, "retire", [self] {
+    guarded(*self->log_, "retire", [self] {
       std::erase_if(self->retiring_, [](const auto& old) { return old->running() == 0; });
       if (self->retiring_.empty()) uv_timer_stop(self->retire_timer_.get());
     });

@@ -9,12 +9,19 @@
 
 #include <uv.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/uv_handle.hpp"
+#include "daemon/admin/admin_backend.hpp"
+#include "daemon/admin/admin_server.hpp"
+#include "daemon/admin/protocol.hpp"
+#include "daemon/admin/metrics_text.hpp"
 #include "daemon/app/inbox.hpp"
+#include "daemon/service/notifier.hpp"
+#include "daemon/service/watchdog_timer.hpp"
 #include "daemon/app/state_lock.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/queue/queue_store.hpp"
@@ -22,7 +29,7 @@
 
 namespace inboxd::app {
 
-class Application {
+class Application final : public admin::Backend {
  public:
   Application(uv_loop_t* loop, config::Config config, StateLock lock,
               std::unique_ptr<queue::QueueStore> store);
@@ -34,12 +41,29 @@ class Application {
   // finished. Returns the process exit code.
   int run();
 
+  // admin::Backend: the admin socket's commands (loop thread).
+  std::vector<admin::InboxStatus> status() override;
+  std::vector<queue::Job> jobs(const queue::QueueStore::JobFilter& filter) override;
+  admin::JobDetail job(std::int64_t id) override;
+  std::string metrics() override;
+  void retry(std::int64_t id) override;
+  std::vector<std::int64_t> retry_all(queue::JobState state,
+                                      const std::optional<std::string>& inbox) override;
+  void cancel(std::int64_t id) override;
+  void pause(const std::string& inbox) override;
+  void resume(const std::string& inbox) override;
+  void reload() override;
+
  private:
+  Inbox& inbox_named(const std::string& name);
+  Inbox* inbox_of(const queue::Job& job);
+  queue::Job existing_job(std::int64_t id);
+  void update_status_line();
   void recover_interrupted_jobs();
   void begin_stop(int signum);
   void on_stop_tick();
   void finish_stop();
-  std::vector<std::string> reload();
+  std::vector<std::string> reload_config();
   void apply_inboxes(const std::vector<config::InboxConfig>& wanted);
   void retire(std::unique_ptr<Inbox> inbox);
   std::string run_summary() const;
@@ -61,6 +85,11 @@ class Application {
   UvHandle<uv_timer_t> retire_timer_;
   MonoTime stop_started_{};
   bool stopping_ = false;
+  service::Notifier notifier_ = service::Notifier::from_environment();
+  service::WatchdogTimer watchdog_{loop_, notifier_};
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::map<std::string, admin::Histogram> durations_;  // per inbox, since start
+  UvHandle<uv_timer_t> status_timer_;
   bool handlers_signalled_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <linux/magic.h>
 
+#include "common/guarded.hpp"
 #include "common/log.hpp"
 #include "common/sys_error.hpp"
 #include "daemon/app/backoff.hpp"
@@ -30,18 +31,6 @@ constexpr std::size_t kClaimBatch = 1000;
 std::string_view base_name(std::string_view rel) {
   auto slash = rel.rfind('/');
   return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-}
-
-// Runs a libuv callback body; no exception may unwind through C.
-template <class F>
-void guarded(const std::shared_ptr<spdlog::logger>& log, const char* what, F&& body) noexcept {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    log->error("unexpected error in {}: {}", what, e.what());
-  } catch (...) {
-    log->error("unexpected error in {}", what);
-  }
 }
 
 // Filesystems where inotify does not hear about changes made by other hosts.
@@ -133,7 +122,7 @@ void Inbox::start() {
     publish_state();
     uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
       auto* self = static_cast<Inbox*>(t->data);
-      guarded(self->log_, "inbox retry", [self] { self->start(); });
+      guarded(*self->log_, "inbox retry", [self] { self->start(); });
     }, static_cast<std::uint64_t>(config_.poll_interval.count()), 0);
     return;
   }
@@ -182,6 +171,7 @@ void Inbox::start_watching() {
   if (!fs_type.empty()) {
     log_->info("inbox polls inbox={} reason=\"{} filesystem: inotify cannot see other hosts' writes\"",
                config_.name, fs_type);
+    watch_note_ = fs_type + " filesystem: polling every " + format_duration(config_.poll_interval);
   }
   if (use_inotify_) {
     auto watcher = watcher::InotifyWatcher::start(
@@ -202,7 +192,7 @@ void Inbox::start_watching() {
     auto ms = static_cast<std::uint64_t>(period.count());
     uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
       auto* self = static_cast<Inbox*>(t->data);
-      guarded(self->log_, "inbox scan", [self] { self->scan(""); });
+      guarded(*self->log_, "inbox scan", [self] { self->scan(""); });
     }, ms, ms);
   }
 }
@@ -225,6 +215,7 @@ void Inbox::on_event(const watcher::Event& event) {
       break;
     case watcher::EventKind::kOverflow:
       log_->warn("inotify queue overflow inbox={}: rescanning", config_.name);
+      ++metrics_.overflows;
       settle_.reset_writers(now);
       scan("");
       break;
@@ -260,6 +251,7 @@ void Inbox::observe_closed(const std::string& rel) {
 
 void Inbox::scan(std::string_view rel_dir) {
   if (intake_stopped_) return;
+  if (rel_dir.empty()) ++metrics_.rescans;
   auto files = watcher::scan_directory(config_.path, rel_dir, config_.recursive,
                                        [this](std::string_view rel) { return skip_dir(rel); });
   if (!files) {
@@ -286,7 +278,7 @@ void Inbox::arm_settle_timer() {
   auto delay = std::chrono::duration_cast<Millis>(when - mono_now()).count();
   uv_timer_start(settle_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Inbox*>(t->data);
-    guarded(self->log_, "settle", [self] { self->on_settle_timer(); });
+    guarded(*self->log_, "settle", [self] { self->on_settle_timer(); });
   }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)), 0);
 }
 
@@ -382,6 +374,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     settle_.forget(claims[i].rel);
     if (!results[i].spool_path || !finished) continue;
     ++services_.stats.claimed;
+    ++metrics_.claimed;
     log_->info("job claimed id={} inbox={} file={} size={}", results[i].job_id, config_.name,
                quote(claims[i].rel), claims[i].size);
     queue::Job claimed;
@@ -476,7 +469,7 @@ void Inbox::arm_breaker_timer() {
   auto delay = std::chrono::duration_cast<Millis>(*ends - mono_now()).count();
   uv_timer_start(breaker_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Inbox*>(t->data);
-    guarded(self->log_, "breaker", [self] { self->pump(); });
+    guarded(*self->log_, "breaker", [self] { self->pump(); });
   }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)) + 1, 0);
 }
 
@@ -567,7 +560,7 @@ void Inbox::arm_retry_timer() {
   auto delay = std::max<std::int64_t>(**due - wall_now_ms(), 0);
   uv_timer_start(retry_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Inbox*>(t->data);
-    guarded(self->log_, "retry", [self] { self->pump(); });
+    guarded(*self->log_, "retry", [self] { self->pump(); });
   }, static_cast<std::uint64_t>(delay) + 1, 0);
 }
 
@@ -607,6 +600,42 @@ runner::HandlerSpec Inbox::handler_spec(const queue::Job& job, int attempt,
   return spec;
 }
 
+// Work folders are reused per handler slot (work/<inbox>/<n>) and emptied
+// after every attempt: each attempt still starts in an empty folder, and the
+// daemon does not create and remove a directory per job (a mkdir costs over
+// a millisecond on ext4 once many directories were recently deleted).
+Result<fs::path> Inbox::take_work_dir() {
+  std::size_t slot = 0;
+  while (slot < work_slots_.size() && work_slots_[slot]) ++slot;
+  if (slot == work_slots_.size()) work_slots_.push_back(false);
+  auto dir = services_.work_root / config_.name / std::to_string(slot);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail("mkdir " + dir.string() + ": " + ec.message(), ec.value());
+  ::chmod(dir.c_str(), 0700);
+  empty_folder(dir);
+  work_slots_[slot] = true;
+  return dir;
+}
+
+void Inbox::release_work_dir(const fs::path& dir) {
+  empty_folder(dir);
+  auto slot = std::strtoull(dir.filename().c_str(), nullptr, 10);
+  if (slot < work_slots_.size()) work_slots_[slot] = false;
+}
+
+void Inbox::empty_folder(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code remove_ec;
+    fs::remove_all(it->path(), remove_ec);
+    if (remove_ec) {
+      log_->warn("cannot clean work folder inbox={} path={} error={}", config_.name,
+                 quote(it->path().string()), quote(remove_ec.message()));
+    }
+  }
+}
+
 void Inbox::start_job(const queue::Job& job) {
   int attempt = job.attempts + 1;
   auto started_at = wall_now_ms();
@@ -614,14 +643,12 @@ void Inbox::start_job(const queue::Job& job) {
     log_->error("job not started {} error={}", job_fields(job, attempt), quote(ok.error().message));
     return;
   }
-  auto work_dir = services_.work_root / fmt::format("{}-{}", job.id, attempt);
-  std::error_code ec;
-  fs::remove_all(work_dir, ec);
-  if (::mkdir(work_dir.c_str(), 0700) != 0) {
-    record_spawn_failure(job, attempt, started_at, sys_error("mkdir", work_dir.string()));
+  auto work_dir = take_work_dir();
+  if (!work_dir) {
+    record_spawn_failure(job, attempt, started_at, work_dir.error());
     return;
   }
-  auto spec = handler_spec(job, attempt, work_dir);
+  auto spec = handler_spec(job, attempt, *work_dir);
   auto run = services_.runner->start(spec, [this, job](runner::HandlerResult result) {
     auto it = running_.find(job.id);
     if (it == running_.end()) return;
@@ -630,11 +657,11 @@ void Inbox::start_job(const queue::Job& job) {
     on_handler_done(job, finished, std::move(result));
   });
   if (!run) {
-    fs::remove_all(work_dir, ec);
+    release_work_dir(*work_dir);
     record_spawn_failure(job, attempt, started_at, run.error());
     return;
   }
-  running_[job.id] = Running{*run, attempt, started_at, work_dir};
+  running_[job.id] = Running{*run, attempt, started_at, *work_dir};
   auto pid = services_.runner->pid(*run).value_or(0);
   if (pid > 0) {
     (void)services_.store->set_attempt_pid(job.id, attempt, pid,
@@ -658,8 +685,7 @@ void Inbox::record_spawn_failure(const queue::Job& job, int attempt, EpochMs sta
 
 void Inbox::on_handler_done(const queue::Job& job, const Running& run,
                             runner::HandlerResult result) {
-  std::error_code ec;
-  fs::remove_all(run.work_dir, ec);
+  release_work_dir(run.work_dir);
   queue::Attempt record;
   record.job_id = job.id;
   record.attempt = run.attempt;
@@ -673,6 +699,17 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
   record.stderr_tail = std::move(result.stderr_tail);
   record.pid = result.pid;
   auto fields = job_fields(job, run.attempt);
+  if (result.timed_out) ++metrics_.timeouts;
+  metrics_.durations_s.push_back(static_cast<double>(record.duration_ms) / 1000.0);
+  if (cancel_requested_.erase(job.id) > 0 && result.exit_code != 0) {
+    if (probe_job_ == job.id) {
+      probe_job_.reset();
+      breaker_.probe_abandoned();
+    }
+    finish_job(job, &record, queue::JobState::kCanceled, "canceled by an administrator");
+    pump();
+    return;
+  }
   if (result.stopped && stopping_handlers_) {
     // Cut short by a graceful stop: not the file's fault, not counted.
     record.counted = false;
@@ -717,6 +754,7 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
     log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
   } else {
     ++services_.stats.retried;
+    ++metrics_.retried;
     log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}", fields,
                attempt.duration_ms, quote(reason), format_duration(delay));
     publish_job(job, queue::JobState::kRetryWait, attempt.attempt);
@@ -756,7 +794,16 @@ void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
     log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
     return;
   }
-  ++(done ? services_.stats.done : services_.stats.failed);
+  if (state == queue::JobState::kCanceled) {
+    ++metrics_.canceled;
+  } else {
+    ++(done ? services_.stats.done : services_.stats.failed);
+    ++(done ? metrics_.done : metrics_.failed);
+  }
+  completions_.push_back(mono_now());
+  while (!completions_.empty() && completions_.back() - completions_.front() > std::chrono::minutes(5)) {
+    completions_.pop_front();
+  }
   log_->info("job finished {} {}ms={} state={}{}", fields,
              attempt != nullptr && attempt->exit_code ? fmt::format("exit={} ", *attempt->exit_code) : "",
              attempt != nullptr ? attempt->duration_ms : 0, queue::to_string(state),
@@ -808,6 +855,58 @@ void Inbox::place_file(const queue::Job& job, const std::optional<std::string>& 
   if (auto written = write_new_file(final_path->string() + ".error.txt", report); !written) {
     log_->error("cannot write error report {} error={}", fields, quote(written.error().message));
   }
+}
+
+// --- Admin ------------------------------------------------------------------
+
+bool Inbox::cancel_running(std::int64_t job_id) {
+  auto it = running_.find(job_id);
+  if (it == running_.end()) return false;
+  cancel_requested_.insert(job_id);
+  services_.runner->stop(it->second.run, config_.kill_grace);
+  return true;
+}
+
+void Inbox::cancel_waiting(const queue::Job& job) {
+  finish_job(job, nullptr, queue::JobState::kCanceled, "canceled by an administrator");
+}
+
+Result<void> Inbox::requeue(const queue::Job& job) {
+  auto target = spool_path(job.id, job.name);
+  if (job.path) {
+    ::mkdir(target.parent_path().c_str(), 0700);
+    if (auto moved = move_no_replace(*job.path, target); !moved) {
+      ::rmdir(target.parent_path().c_str());
+      return moved;
+    }
+    ::unlink((*job.path + ".error.txt").c_str());
+  } else {
+    return fail("the file of job " + std::to_string(job.id) + " no longer exists");
+  }
+  auto now = wall_now_ms();
+  auto ok = services_.store->batch([&]() -> Result<void> {
+    auto moved = services_.store->transition({job.id, queue::JobState::kQueued, std::nullopt, std::string()}, now);
+    if (!moved) return moved;
+    return services_.store->set_path(job.id, target.string(), now);
+  });
+  if (!ok) {
+    (void)move_no_replace(target, *job.path);
+    return ok;
+  }
+  log_->info("job requeued id={} inbox={} file={}", job.id, config_.name, quote(job.rel));
+  publish_job(job, queue::JobState::kQueued, job.attempts);
+  pump();
+  return {};
+}
+
+double Inbox::rate_per_min() const {
+  auto now = mono_now();
+  auto window = std::min<MonoClock::duration>(std::chrono::minutes(5), now - started_at_);
+  auto minutes = std::chrono::duration<double, std::ratio<60>>(window).count();
+  std::size_t recent = 0;
+  for (auto t : completions_) recent += (now - t <= std::chrono::minutes(5)) ? 1U : 0U;
+  if (minutes <= 0.0 || recent == 0) return 0.0;
+  return static_cast<double>(recent) / std::max(minutes, 1.0 / 60.0);
 }
 
 // --- Stopping -------------------------------------------------------------

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <random>
@@ -95,6 +97,26 @@ class Inbox {
   // Whether `config` can be applied by update_config (else: replace the inbox).
   bool can_update_to(const config::InboxConfig& config) const;
 
+  // Admin: stops a running job's handler (its group) and ends the job
+  // `canceled`; a queued or waiting job is canceled at once. Returns false
+  // when the job is not running here.
+  bool cancel_running(std::int64_t job_id);
+  void cancel_waiting(const queue::Job& job);
+  // Admin retry: takes a failed or canceled job's file back into the spool
+  // (removing its report) and queues it with a fresh attempt budget.
+  Result<void> requeue(const queue::Job& job);
+
+  // Counters since this daemon started, for metrics and status.
+  struct Metrics {
+    std::int64_t claimed = 0, done = 0, failed = 0, canceled = 0, retried = 0, timeouts = 0;
+    std::int64_t rescans = 0, overflows = 0;
+    std::vector<double> durations_s;  // finished attempts not yet folded into metrics
+  };
+  Metrics& metrics() { return metrics_; }
+  // Completions per minute over the last five minutes (or since start).
+  double rate_per_min() const;
+  std::string_view watch_note() const { return watch_note_; }
+
   const config::InboxConfig& config() const { return config_; }
   InboxState state() const;
   const breaker::Breaker& breaker() const { return breaker_; }
@@ -128,6 +150,9 @@ class Inbox {
   // Running.
   void pump();
   void start_job(const queue::Job& job);
+  Result<std::filesystem::path> take_work_dir();
+  void release_work_dir(const std::filesystem::path& dir);
+  void empty_folder(const std::filesystem::path& dir);
   void on_handler_done(const queue::Job& job, const Running& run, runner::HandlerResult result);
   void record_spawn_failure(const queue::Job& job, int attempt, EpochMs started, const Error& error);
   void conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
@@ -164,6 +189,12 @@ class Inbox {
   UvHandle<uv_timer_t> retry_timer_;
   UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
   std::map<std::int64_t, Running> running_;
+  std::vector<bool> work_slots_;
+  std::set<std::int64_t> cancel_requested_;
+  Metrics metrics_;
+  std::deque<MonoTime> completions_;   // finish times within the rate window
+  MonoTime started_at_ = mono_now();
+  std::string watch_note_;        // work/<inbox>/<n> in use by a running handler
   std::vector<std::string> skip_rels_;  // spool, done and failed folders inside the inbox
   MonoTime backlog_until_{};            // max_queue reached or claims failing: wait until then
 };

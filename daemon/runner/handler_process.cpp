@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "common/guarded.hpp"
 #include "common/log.hpp"
 #include "common/sys_error.hpp"
 #include "common/unique_fd.hpp"
@@ -40,17 +41,9 @@ spdlog::logger& logger() {
   return *instance;
 }
 
-// Runs the body of a libuv callback: an exception must never unwind through
-// libuv's C frames, so it is logged here, where it stops.
 template <class F>
 void guarded(const char* where, F&& body) noexcept {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    logger().error("callback failed where={} error={}", where, log::quote(e.what()));
-  } catch (...) {
-    logger().error("callback failed where={} error=unknown", where);
-  }
+  inboxd::guarded(logger(), where, std::forward<F>(body));
 }
 
 std::uint64_t timer_ms(Millis d) { return static_cast<std::uint64_t>(std::max<Millis::rep>(d.count(), 0)); }
