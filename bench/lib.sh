@@ -72,12 +72,12 @@ kill_hold_handlers() {
   local log pid
   for log in "${BENCH_HOLD_LOGS[@]}"; do
     [ -f "$log" ] || continue
-    for pid in $(awk '{print $3}' "$log"); do
+    while read -r _ _ pid _; do
       # Only our handler: a pid may have been reused since it was logged.
       if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "$BENCH_BIN/handler"; then
         kill -KILL "$pid" 2>/dev/null || true
       fi
-    done
+    done <"$log"
   done
 }
 

@@ -4,6 +4,9 @@
 # table. Every number in the document comes from results.json.
 #
 #   bench/report.sh RESULTS_JSON DIR
+
+# The jq programs below are in single quotes on purpose.
+# shellcheck disable=SC2016
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: bench/report.sh RESULTS_JSON DIR" >&2; exit 2; }
 RESULTS=$(realpath "$1")
@@ -21,6 +24,7 @@ JQ_LIB='
 def r0: if type == "number" then round else . end;
 def r1: if type == "number" then (. * 10 | round) / 10 else . end;
 def r2: if type == "number" then (. * 100 | round) / 100 else . end;
+def r3: if type == "number" then (. * 1000 | round) / 1000 else . end;
 def pct: if type == "number" then "\(. * 100 | round) %" else "n/a" end;
 def tname: {inboxd: "inboxd", limit: "limit (posix_spawn, no watching)",
             inotifywait: "inotifywait \\| xargs -P2", incron: "incrond"}[.] // .;
@@ -115,12 +119,12 @@ Medians over the rounds:
 
 | tool | files/s | ratio to limit (per round) | median ratio | own CPU ms/file | with children ms/file |
 |---|---|---|---|---|---|
-$(jr '.throughput as $t | $t.order[] | . as $k | $t.summary[$k] | select(. != null) | "| \($k | tname) | \(.median_files_per_s | r1) | \(.ratios | map(pct) | join(", ")) | **\(.median_ratio_to_limit | pct)** | \(.median_cpu_own_ms_per_file) | \(.median_cpu_total_ms_per_file) |"')
+$(jr '.throughput as $t | $t.order[] | . as $k | $t.summary[$k] | select(. != null) | "| \($k | tname) | \(.median_files_per_s | r1) | \(.ratios | map(pct) | join(", ")) | **\(.median_ratio_to_limit | pct)** | \(.median_cpu_own_ms_per_file | r3) | \(.median_cpu_total_ms_per_file | r3) |"')
 
 "Own CPU" is the user+system time of the tool's own processes during the run
 (/proc/PID/stat; for the pipeline inotifywait and xargs together; for the
-limit program its getrusage); "with children" adds the handlers it reaped
-(and for incron the shells it starts them with).
+limit program its getrusage); "with children" adds the processes it started
+and reaped (the handlers).
 
 ![throughput](bench/throughput.png)
 MD
@@ -249,7 +253,10 @@ MD
 }
 
 discussion_section() {
-  local ratio limit_spread
+  discussion_text | awk 'NR <= 3 || NF > 0'
+}
+
+discussion_text() {
   cat <<MD
 
 ## Discussion
@@ -265,17 +272,17 @@ $(jr '
   if .throughput and .calibration.synced_write_ms and .syscalls.syncs_per_file then
     (.calibration.synced_write_ms * .syscalls.syncs_per_file) as $sync |
     ((.calibration.rmdir_ms // 0) * (.syscalls.rmdirs_per_file // 0)) as $rmdir |
-    "- Where inboxd'"'"'s time goes: its queue is SQLite with `synchronous=FULL`, and strace counted "
-    + "\(.syscalls.syncs_per_file) syncs and \(.syscalls.rmdirs_per_file) directory removals (spool and work folder) per file, "
-    + "all on the event loop. At \(.calibration.synced_write_ms) ms per synced write and \(.calibration.rmdir_ms) ms per removed "
-    + "directory on this disk, that is about \(.syscalls.syncs_per_file) × \(.calibration.synced_write_ms) + "
-    + "\(.syscalls.rmdirs_per_file) × \(.calibration.rmdir_ms) = \($sync + $rmdir | r1) ms of waiting per file, "
-    + "which alone caps one loop at about \(1000 / ($sync + $rmdir) | round) files/s however many handlers run; "
-    + "inboxd measured \(.throughput.summary.inboxd.median_files_per_s | r1). "
-    + "Its own CPU was \(.throughput.summary.inboxd.median_cpu_own_ms_per_file) ms per file against "
-    + "\(.throughput.summary.limit.median_cpu_own_ms_per_file) ms for the limit program. "
-    + "Fewer synced transactions per file (grouping the claim, start and finish of concurrent jobs), "
-    + "or doing the waiting off the loop thread, is where the next gain is."
+    (.throughput.summary.inboxd) as $i | (.throughput.summary.limit) as $l |
+    "- Where inboxd'"'"'s time goes: at the median rate it finished a file every \(1000 / $i.median_files_per_s | r1) ms "
+    + "(the limit: every \(1000 / $l.median_files_per_s | r1) ms). strace counted \(.syscalls.syncs_per_file) syncs "
+    + "(SQLite, `synchronous=FULL`) and \(.syscalls.rmdirs_per_file) directory removals (spool and work folder) per file; "
+    + "at \(.calibration.synced_write_ms) ms per synced write and \(.calibration.rmdir_ms) ms per removed directory on this disk "
+    + "that is about \(.syscalls.syncs_per_file) × \(.calibration.synced_write_ms) + \(.syscalls.rmdirs_per_file) × \(.calibration.rmdir_ms) "
+    + "= \($sync + $rmdir | r1) ms of waiting per file. The daemon'"'"'s own CPU was \($i.median_cpu_own_ms_per_file | r2) ms per file "
+    + "(the limit program: \($l.median_cpu_own_ms_per_file | r2) ms)"
+    + (if .callgrind.inboxd_ir_per_file then ", while callgrind counted only \(.callgrind.inboxd_ir_per_file / 1e6 | r2) million user-space instructions per file, "
+       + "so most of that CPU time is most likely spent in the kernel on the daemon'"'"'s behalf (creating the handler process, file-system and sync calls)" else "" end)
+    + ". Waiting and CPU both sit on the daemon'"'"'s one event-loop thread, so they add up rather than overlap with the handlers."
   else empty end')
 $(jr '
   if .calibration then
@@ -292,7 +299,10 @@ $(jr '
     if ($l | length) > 1 then
       "- Timings drift: the limit itself ran at \($l | map(tostring) | join(", ")) files/s in successive rounds "
       + "(\(($l | max) / ($l | min) * 100 - 100 | round) % apart), which is why every ratio is taken within its round "
-      + "and the median reported."
+      + "and the median reported. The others moved too, and not in step with the limit: "
+      + ([.throughput.runs | group_by(.tool)[] | select(.[0].tool != "limit")
+          | "\(.[0].tool) \(map(.files_per_s | tostring) | join(" → "))"] | join(", "))
+      + " files/s. Two rounds are a small sample: take single rates and ratios alike as rough."
     else
       "- With a single round each ratio is one sample; the machine'"'"'s speed drifts over tens of minutes, so treat it as rough."
     end

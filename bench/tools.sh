@@ -66,6 +66,8 @@ YAML
 start_inboxd() {
   local dir=$1 log=$2
   inboxd_config "$TOOL_RUN/inboxd.yaml" "$TOOL_RUN/state" "$dir" "$log" "$BENCH_CONCURRENCY"
+  # WRAP is a command prefix of plain words, split on purpose.
+  # shellcheck disable=SC2086
   start_bg /dev/null /dev/null "$TOOL_RUN/inboxd.log" ${WRAP:-} "$INBOXD" --config "$TOOL_RUN/inboxd.yaml"
   TOOL_PIDS=("$STARTED_PID")
   wait_for_text "$TOOL_RUN/inboxd.log" "inboxd ready" "${READY_DEADLINE:-120}" "$STARTED_PID" ||
@@ -87,7 +89,7 @@ queue_count() {
 wait_for_done() {
   local expected=$1 deadline=$2 start
   start=$(now_us)
-  until (($(queue_count done) >= expected)); do
+  until (($(queue_count "done") >= expected)); do
     (($(now_us) - start < deadline * 1000000)) || return 1
     nap 0.1
   done
