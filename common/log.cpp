@@ -94,6 +94,11 @@ Registry& registry() {
 
 }  // namespace
 
+Format format_for(bool json) {
+  if (stderr_is_journal()) return Format::kJournal;
+  return json ? Format::kJson : Format::kText;
+}
+
 void setup(Format format, spdlog::level::level_enum level) {
   auto& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);

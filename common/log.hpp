@@ -22,6 +22,10 @@ namespace inboxd::log {
 
 enum class Format { kText, kJson, kJournal };
 
+// The format for a configured log_format: the journal's when stderr is the
+// journal, else json or text as configured.
+Format format_for(bool json);
+
 // Installs the shared sink. Safe to call again (reload may change level/format).
 void setup(Format format, spdlog::level::level_enum level);
 

@@ -98,11 +98,12 @@ void FolderScan::descend(int parent_fd, const std::string& rel, const std::strin
 
 }  // namespace
 
-std::string_view FileInfo::name() const {
-  const std::string_view all(rel);
-  const auto slash = all.rfind('/');
-  return slash == std::string_view::npos ? all : all.substr(slash + 1);
+std::string_view name_of(std::string_view rel) {
+  const auto slash = rel.rfind('/');
+  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
 }
+
+std::string_view FileInfo::name() const { return name_of(rel); }
 
 Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
                                              std::string_view rel_dir, bool recursive,

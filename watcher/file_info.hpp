@@ -30,6 +30,9 @@ struct FileInfo {
   }
 };
 
+// The last component of a rel ("a/b/c.pdf" -> "c.pdf").
+std::string_view name_of(std::string_view rel);
+
 // Says whether a directory (rel, "" for the root never asked) must be skipped:
 // the inbox's spool, done and failed folders are never watched or scanned.
 // An empty SkipDir skips nothing.

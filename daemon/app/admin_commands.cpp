@@ -159,9 +159,6 @@ std::string Application::metrics() {
     const auto& name = inbox->config().name;
     admin::MetricsText::Labels labels = {{"inbox", name}};
     auto& stats = inbox->metrics();
-    auto& histogram = durations_[name];
-    for (double d : stats.durations_s) histogram.observe(d);
-    stats.durations_s.clear();
     auto counts = checked(store_->counts(name));
     auto outcome = [&](const char* o) { return admin::MetricsText::Labels{{"inbox", name}, {"outcome", o}}; };
     m.counter("inboxd_jobs_total", "Jobs finished since start, by outcome.", outcome("done"),
@@ -198,7 +195,7 @@ std::string Application::metrics() {
             inbox->breaker().open() ? 1 : 0);
     m.gauge("inboxd_inbox_up", "1 when the inbox folder is available.", labels,
             inbox->state() == InboxState::kUnavailable ? 0 : 1);
-    m.histogram("inboxd_handler_duration_seconds", "Handler attempt durations.", labels, histogram);
+    m.histogram("inboxd_handler_duration_seconds", "Handler attempt durations.", labels, stats.durations);
   }
   return m.text();
 }

@@ -1,12 +1,10 @@
 #include "daemon/app/application.hpp"
 
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <random>
 #include <system_error>
 
@@ -15,6 +13,7 @@
 #include "common/guarded.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
+#include "daemon/runner/proc_stat.hpp"
 
 namespace inboxd::app {
 namespace {
@@ -32,54 +31,6 @@ std::vector<std::string> handler_base_env() {
 std::string random_run_id() {
   std::random_device rd;
   return fmt::format("{:08x}", rd());
-}
-
-// Fields 5 (pgrp) and 22 (starttime) of /proc/<pid>/stat.
-bool read_group_and_start(pid_t pid, pid_t* pgrp, std::uint64_t* start) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return false;
-  std::vector<std::string> fields;
-  std::string field;
-  for (auto i = close + 2; i <= text.size(); ++i) {
-    if (i == text.size() || text[i] == ' ') {
-      fields.push_back(field);
-      field.clear();
-    } else {
-      field += text[i];
-    }
-  }
-  // fields[0] is field 3 (state).
-  if (fields.size() < 20) return false;
-  *pgrp = static_cast<pid_t>(std::stoll(fields[2]));
-  *start = std::stoull(fields[19]);
-  return true;
-}
-
-// Kills what is left of a handler's process group from a previous daemon
-// process. A process belongs to it when its process group is the recorded
-// leader pid and it started no earlier than the leader did: the kernel never
-// reuses a pid while a group of that id exists, and a newer unrelated group
-// with a recycled id would have to have started after the old leader, which
-// the recorded start time rules out for the leader itself.
-int kill_leftover_group(pid_t leader, std::uint64_t leader_start) {
-  int killed = 0;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return 0;
-  while (auto* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
-    pid_t pgrp = 0;
-    std::uint64_t start = 0;
-    if (!read_group_and_start(static_cast<pid_t>(pid), &pgrp, &start)) continue;
-    if (pgrp != leader || start < leader_start) continue;
-    if (pid == leader && start != leader_start) continue;
-    if (::kill(static_cast<pid_t>(pid), SIGKILL) == 0) ++killed;
-  }
-  ::closedir(proc);
-  return killed;
 }
 
 }  // namespace
@@ -160,12 +111,15 @@ int Application::run() {
   if (auto started = watchdog_.start(); !started) {
     log_->warn("watchdog not started: {}", started.error().message);
   }
-  update_status_line();
-  uv_timer_start(status_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Application*>(t->data);
-    guarded(*self->log_, "status", [self] { self->update_status_line(); });
-  }, 2000, 2000);
-  uv_unref(reinterpret_cast<uv_handle_t*>(status_timer_.get()));
+  if (notifier_.enabled()) {
+    // STATUS= is kept current only when systemd listens.
+    update_status_line();
+    uv_timer_start(status_timer_.get(), [](uv_timer_t* t) {
+      auto* self = static_cast<Application*>(t->data);
+      guarded(*self->log_, "status", [self] { self->update_status_line(); });
+    }, 2000, 2000);
+    uv_unref(reinterpret_cast<uv_handle_t*>(status_timer_.get()));
+  }
   notifier_.ready();
   log_->info("inboxd ready run={} inboxes={} socket={}", run_id_, inboxes_.size(),
              log::quote(config_.socket.string()));
@@ -186,9 +140,8 @@ void Application::recover_interrupted_jobs() {
   }
   auto now = wall_now_ms();
   for (auto& [job, attempt] : *interrupted) {
-    int killed = attempt.pid > 0 ? kill_leftover_group(static_cast<pid_t>(attempt.pid),
-                                                       attempt.pid_start_time)
-                                 : 0;
+    int killed = runner::kill_orphaned_group(static_cast<pid_t>(attempt.pid),
+                                             attempt.pid_start_time);
     const auto* inbox = config_.find_inbox(job.inbox);
     int budget = inbox != nullptr ? inbox->retries + 1 : 1;
     bool used_up = job.attempts - job.budget_base >= budget;
@@ -305,10 +258,7 @@ std::vector<std::string> Application::reload_config() {
     fresh.socket_mode = config_.socket_mode;
   }
   if (auto level = log::parse_level(fresh.log_level)) {
-    log::setup(log::stderr_is_journal()                      ? log::Format::kJournal
-               : fresh.log_format == config::LogFormat::kJson ? log::Format::kJson
-                                                              : log::Format::kText,
-               *level);
+    log::setup(log::format_for(fresh.log_format == config::LogFormat::kJson), *level);
   }
   apply_inboxes(fresh.inboxes);
   if (admin_) admin_->update_access(fresh.admin_groups, fresh.socket_mode);

@@ -9,7 +9,6 @@
 
 #include <uv.h>
 
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -88,7 +87,6 @@ class Application final : public admin::Backend {
   service::Notifier notifier_ = service::Notifier::from_environment();
   service::WatchdogTimer watchdog_{loop_, notifier_};
   std::unique_ptr<admin::AdminServer> admin_;
-  std::map<std::string, admin::Histogram> durations_;  // per inbox, since start
   UvHandle<uv_timer_t> status_timer_;
   bool handlers_signalled_ = false;
 };

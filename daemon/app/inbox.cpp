@@ -28,11 +28,6 @@ using log::quote;
 // the loop stays responsive.
 constexpr std::size_t kClaimBatch = 1000;
 
-std::string_view base_name(std::string_view rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-}
-
 // Filesystems where inotify does not hear about changes made by other hosts.
 bool is_network_or_fuse(const fs::path& path, std::string* type) {
   struct statfs st {};
@@ -202,7 +197,7 @@ void Inbox::on_event(const watcher::Event& event) {
   auto now = mono_now();
   switch (event.kind) {
     case watcher::EventKind::kWriting:
-      if (filter_.accepts(base_name(event.rel))) settle_.note_writing(event.rel, now);
+      if (filter_.accepts(watcher::name_of(event.rel))) settle_.note_writing(event.rel, now);
       break;
     case watcher::EventKind::kClosed:
       observe_closed(event.rel);
@@ -240,7 +235,7 @@ void Inbox::on_event(const watcher::Event& event) {
 }
 
 void Inbox::observe_closed(const std::string& rel) {
-  if (!filter_.accepts(base_name(rel))) return;
+  if (!filter_.accepts(watcher::name_of(rel))) return;
   auto info = watcher::stat_entry(config_.path, rel);
   if (info && *info) {
     settle_.note_closed(**info, mono_now());
@@ -381,10 +376,13 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     claimed.id = results[i].job_id;
     claimed.inbox = config_.name;
     claimed.name = claims[i].name;
+    claimed.rel = claims[i].rel;
+    claimed.size = claims[i].size;
+    claimed.path = results[i].spool_path;
     publish_job(claimed, queue::JobState::kQueued, 0);
     if (config_.max_file_size > 0 &&
-        static_cast<std::uint64_t>(claims[i].size) > config_.max_file_size) {
-      if (auto job = services_.store->job(results[i].job_id); job && *job) fail_too_large(**job);
+        static_cast<std::uint64_t>(claimed.size) > config_.max_file_size) {
+      fail_too_large(claimed);
     }
   }
   pump();
@@ -700,7 +698,7 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
   record.pid = result.pid;
   auto fields = job_fields(job, run.attempt);
   if (result.timed_out) ++metrics_.timeouts;
-  metrics_.durations_s.push_back(static_cast<double>(record.duration_ms) / 1000.0);
+  metrics_.durations.observe(static_cast<double>(record.duration_ms) / 1000.0);
   if (cancel_requested_.erase(job.id) > 0 && result.exit_code != 0) {
     if (probe_job_ == job.id) {
       probe_job_.reset();

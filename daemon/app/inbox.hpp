@@ -29,6 +29,7 @@
 
 #include "common/clock.hpp"
 #include "common/uv_handle.hpp"
+#include "daemon/admin/metrics_text.hpp"
 #include "daemon/breaker/breaker.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/queue/queue_store.hpp"
@@ -110,7 +111,7 @@ class Inbox {
   struct Metrics {
     std::int64_t claimed = 0, done = 0, failed = 0, canceled = 0, retried = 0, timeouts = 0;
     std::int64_t rescans = 0, overflows = 0;
-    std::vector<double> durations_s;  // finished attempts not yet folded into metrics
+    admin::Histogram durations;  // seconds per finished attempt
   };
   Metrics& metrics() { return metrics_; }
   // Completions per minute over the last five minutes (or since start).

@@ -43,9 +43,7 @@ std::string default_config_file() {
 }
 
 inboxd::log::Format log_format(inboxd::config::LogFormat format) {
-  if (inboxd::log::stderr_is_journal()) return inboxd::log::Format::kJournal;
-  return format == inboxd::config::LogFormat::kJson ? inboxd::log::Format::kJson
-                                                    : inboxd::log::Format::kText;
+  return inboxd::log::format_for(format == inboxd::config::LogFormat::kJson);
 }
 
 int run_daemon(inboxd::config::Config config) {

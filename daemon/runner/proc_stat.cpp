@@ -29,9 +29,19 @@ struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
 };
 
-bool is_live_member(pid_t pid, pid_t pgid) {
-  auto stat = read_proc_stat(pid);
-  return stat && stat->pgrp == pgid && stat->state != 'Z' && stat->state != 'X';
+// Calls fn(pid, stat) for every process in /proc until fn returns false.
+// Returns false when /proc cannot be read.
+template <class F>
+bool for_each_process(F&& fn) {
+  std::unique_ptr<DIR, DirCloser> proc(::opendir("/proc"));  // glibc opens it O_CLOEXEC
+  if (!proc) return false;
+  while (const dirent* entry = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    if (!parse_number(std::string_view(entry->d_name), pid)) continue;
+    auto stat = read_proc_stat(pid);
+    if (stat && !fn(pid, *stat)) break;
+  }
+  return true;
 }
 
 }  // namespace
@@ -80,14 +90,24 @@ bool process_group_alive(pid_t pgid) {
   if (pgid <= 0) return false;
   // EPERM means a member exists that we may not signal: still alive.
   if (::kill(-pgid, 0) != 0) return errno == EPERM;
-  std::unique_ptr<DIR, DirCloser> proc(::opendir("/proc"));  // glibc opens it O_CLOEXEC
-  if (!proc) return true;
-  while (const dirent* entry = ::readdir(proc.get())) {
-    pid_t pid = 0;
-    if (!parse_number(std::string_view(entry->d_name), pid)) continue;
-    if (is_live_member(pid, pgid)) return true;
-  }
-  return false;
+  bool alive = false;
+  bool readable = for_each_process([&](pid_t, const ProcStat& stat) {
+    alive = stat.pgrp == pgid && stat.state != 'Z' && stat.state != 'X';
+    return !alive;
+  });
+  return alive || !readable;
+}
+
+int kill_orphaned_group(pid_t leader, std::uint64_t leader_start) {
+  if (leader <= 0 || (::kill(-leader, 0) != 0 && errno == ESRCH)) return 0;
+  int killed = 0;
+  for_each_process([&](pid_t pid, const ProcStat& stat) {
+    bool member = stat.pgrp == leader && stat.start_time >= leader_start &&
+                  (pid != leader || stat.start_time == leader_start);
+    if (member && ::kill(pid, SIGKILL) == 0) ++killed;
+    return true;
+  });
+  return killed;
 }
 
 }  // namespace inboxd::runner

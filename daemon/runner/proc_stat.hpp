@@ -37,4 +37,12 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 // SIGKILL instead of finishing early.
 bool process_group_alive(pid_t pgid);
 
+// SIGKILLs what is left of a handler's process group started by an earlier
+// daemon process, identified by its leader's pid and start time. A process
+// belongs to it when its process group is `leader` and it started no earlier
+// than the leader did: the kernel never reuses a pid while a group of that id
+// exists, and the start time rules out a recycled leader pid. Returns how
+// many processes were signalled.
+int kill_orphaned_group(pid_t leader, std::uint64_t leader_start);
+
 }  // namespace inboxd::runner
