@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <system_error>
 
@@ -28,6 +29,14 @@ std::vector<std::string> handler_base_env() {
   return env;
 }
 
+// Identifies this boot of the machine; empty when unknown.
+std::string current_boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
 std::string random_run_id() {
   std::random_device rd;
   return fmt::format("{:08x}", rd());
@@ -42,11 +51,16 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
       lock_(std::move(lock)),
       store_(std::move(store)),
       runner_(std::make_unique<runner::Runner>(loop)),
+      state_disk_(loop, config_.state_dir, Millis{5000}),
       log_(log::get("app")),
       run_id_(random_run_id()) {
   services_.loop = loop_;
   services_.store = store_.get();
   services_.runner = runner_.get();
+  services_.state_disk = &state_disk_;
+  state_disk_.set_recovery([this] { return check_state_disk(); }, [this] {
+    for (auto& inbox : inboxes_) inbox->kick();
+  });
   services_.work_root = config_.state_dir / "work";
   services_.instance_id = store_->instance_id();
   services_.base_env = handler_base_env();
@@ -133,6 +147,19 @@ int Application::run() {
 // daemon ends `failed` instead of looping; its file is moved by the inbox's
 // own recovery, which finds it terminal with its file still in the spool.
 void Application::recover_interrupted_jobs() {
+  // Handlers of the previous process can only still be alive if the machine
+  // has not rebooted since: after a reboot a recorded pid and start time may
+  // belong to an unrelated process, which must never be killed. Without a
+  // recorded boot (a database from before it was kept) the pid and start
+  // time check alone decides.
+  auto boot = current_boot_id();
+  auto last_boot = store_->meta("boot_id");
+  bool rebooted = !boot.empty() && last_boot && *last_boot && **last_boot != boot;
+  if (!boot.empty()) {
+    if (auto ok = store_->set_meta("boot_id", boot); !ok) {
+      log_->warn("cannot record boot id error={}", log::quote(ok.error().message));
+    }
+  }
   auto interrupted = store_->interrupted_jobs();
   if (!interrupted) {
     log_->error("recovery failed error={}", log::quote(interrupted.error().message));
@@ -140,8 +167,9 @@ void Application::recover_interrupted_jobs() {
   }
   auto now = wall_now_ms();
   for (auto& [job, attempt] : *interrupted) {
-    int killed = runner::kill_orphaned_group(static_cast<pid_t>(attempt.pid),
-                                             attempt.pid_start_time);
+    int killed = !rebooted ? runner::kill_orphaned_group(static_cast<pid_t>(attempt.pid),
+                                                         attempt.pid_start_time)
+                           : 0;
     const auto* inbox = config_.find_inbox(job.inbox);
     int budget = inbox != nullptr ? inbox->retries + 1 : 1;
     bool used_up = job.attempts - job.budget_base >= budget;
@@ -203,6 +231,15 @@ void Application::on_stop_tick() {
 
 void Application::finish_stop() {
   uv_timer_stop(stop_timer_.get());
+  if (state_disk_.failing()) {
+    // One last try; what is still unrecorded runs again after the restart
+    // (its jobs are `running` in the queue), so nothing is lost.
+    if (auto ok = check_state_disk(); !ok) {
+      log_->error("outcomes not recorded at stop error={}: their jobs run again at the next start",
+                  log::quote(ok.error().message));
+    }
+  }
+  state_disk_.close();
   log_->info("inboxd stopped run={} {}", run_id_, run_summary());
   if (admin_) admin_->close();
   watchdog_.close();
@@ -215,6 +252,18 @@ void Application::finish_stop() {
   sigint_.close();
   sighup_.close();
   stop_timer_.close();
+}
+
+// Passes once the database takes a write again and every outcome kept in
+// memory while it failed is recorded.
+Result<void> Application::check_state_disk() {
+  if (auto ok = store_->set_meta("last_write_check", std::to_string(wall_now_ms())); !ok) return ok;
+  for (auto* list : {&inboxes_, &retiring_}) {
+    for (auto& inbox : *list) {
+      if (auto ok = inbox->record_deferred(); !ok) return ok;
+    }
+  }
+  return {};
 }
 
 std::string Application::run_summary() const {
@@ -299,7 +348,9 @@ void Application::retire(std::unique_ptr<Inbox> inbox) {
   uv_timer_start(retire_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Application*>(t->data);
     guarded(*self->log_, "retire", [self] {
-      std::erase_if(self->retiring_, [](const auto& old) { return old->running() == 0; });
+      std::erase_if(self->retiring_, [](const auto& old) {
+        return old->running() == 0 && !old->has_deferred();
+      });
       if (self->retiring_.empty()) uv_timer_stop(self->retire_timer_.get());
     });
   }, 0, 100);

@@ -62,6 +62,7 @@ class Application final : public admin::Backend {
   void begin_stop(int signum);
   void on_stop_tick();
   void finish_stop();
+  Result<void> check_state_disk();
   std::vector<std::string> reload_config();
   void apply_inboxes(const std::vector<config::InboxConfig>& wanted);
   void retire(std::unique_ptr<Inbox> inbox);
@@ -72,6 +73,7 @@ class Application final : public admin::Backend {
   StateLock lock_;
   std::unique_ptr<queue::QueueStore> store_;
   std::unique_ptr<runner::Runner> runner_;
+  StateDisk state_disk_;
   Services services_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
   std::vector<std::unique_ptr<Inbox>> retiring_;  // removed/replaced, handlers still running

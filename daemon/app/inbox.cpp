@@ -314,6 +314,10 @@ void Inbox::on_settle_timer() {
 // `queued`; one without it is deleted - its file is still in the drop folder
 // (and will be found by the start-up scan) or another daemon won it.
 void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
+  if (services_.state_disk->failing()) {
+    backlog_until_ = mono_now() + config_.poll_interval;
+    return;
+  }
   auto now = wall_now_ms();
   auto waiting = services_.store->waiting_count(config_.name);
   if (!waiting) {
@@ -338,7 +342,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   }
   auto ids = services_.store->begin_claims(claims, now);
   if (!ids) {
-    log_->error("claim failed inbox={} error={}", config_.name, quote(ids.error().message));
+    state_write_failed(ids.error());
     backlog_until_ = mono_now() + config_.poll_interval;
     return;
   }
@@ -360,10 +364,13 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
                  quote(sys_error("rename", from.string(), err).message));
     }
   }
+  // Until finish_claims is written the renamed files are `claiming` jobs:
+  // never runnable, and found again by recover_claims after a crash.
   auto finished = services_.store->finish_claims(results, wall_now_ms());
   if (!finished) {
-    log_->error("claim not recorded inbox={} error={} (recovered at next start)", config_.name,
-                quote(finished.error().message));
+    state_write_failed(finished.error(), [this, results] {
+      return services_.store->finish_claims(results, wall_now_ms());
+    });
   }
   for (std::size_t i = 0; i < claims.size(); ++i) {
     settle_.forget(claims[i].rel);
@@ -418,17 +425,52 @@ void Inbox::recover_claims() {
     auto id = std::strtoll(name.c_str(), &end, 10);
     if (end == name.c_str() || *end != '\0') continue;
     auto job = services_.store->job(id);
-    if (!job || !*job || !queue::is_terminal((*job)->state)) continue;
+    if (!job) continue;
+    if (!*job || (*job)->inbox != config_.name) {
+      adopt_orphans(entry.path());
+      continue;
+    }
+    if (!queue::is_terminal((*job)->state)) continue;
     log_->info("finishing interrupted outcome id={} inbox={} state={}", id, config_.name,
                queue::to_string((*job)->state));
     place_file(**job, (*job)->path);
   }
 }
 
+// Files in a spool folder that no job owns (e.g. the database was replaced by
+// an older copy): each gets a new job, so it is processed, not forgotten.
+void Inbox::adopt_orphans(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    auto name = entry.path().filename().string();
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0) continue;
+    queue::NewClaim claim{config_.name, name, name, static_cast<std::int64_t>(st.st_size)};
+    auto ids = services_.store->begin_claims({&claim, 1}, wall_now_ms());
+    if (!ids) {
+      state_write_failed(ids.error());
+      return;
+    }
+    auto id = ids->front();
+    auto target = spool_path(id, name);
+    ::mkdir(target.parent_path().c_str(), 0700);
+    bool moved = ::rename(entry.path().c_str(), target.c_str()) == 0;
+    queue::QueueStore::ClaimResult result{id, moved ? std::optional(target.string()) : std::nullopt};
+    if (auto ok = services_.store->finish_claims({&result, 1}, wall_now_ms()); !ok) {
+      state_write_failed(ok.error(), [this, result] {
+        return services_.store->finish_claims({&result, 1}, wall_now_ms());
+      });
+    }
+    log_->warn("spooled file without a job adopted id={} inbox={} file={}", id, config_.name,
+               quote(entry.path().string()));
+  }
+  ::rmdir(dir.c_str());
+}
+
 // --- Running handlers -----------------------------------------------------
 
 void Inbox::pump() {
-  if (intake_stopped_ || !available_ || paused_) return;
+  if (intake_stopped_ || !available_ || paused_ || services_.state_disk->failing()) return;
   auto free = config_.concurrency - static_cast<int>(running_.size());
   auto now = mono_now();
   if (breaker_.open()) {
@@ -446,6 +488,7 @@ void Inbox::pump() {
       return;
     }
     for (const auto& job : *jobs) {
+      if (services_.state_disk->failing()) return;
       if (breaker_.open()) {
         breaker_.start_probe();
         probe_job_ = job.id;
@@ -636,14 +679,30 @@ void Inbox::empty_folder(const fs::path& dir) {
 
 void Inbox::start_job(const queue::Job& job) {
   int attempt = job.attempts + 1;
-  auto started_at = wall_now_ms();
-  if (auto ok = services_.store->start_attempt(job.id, attempt, started_at); !ok) {
-    log_->error("job not started {} error={}", job_fields(job, attempt), quote(ok.error().message));
-    return;
+  if (job.path) {
+    struct stat st {};
+    if (::lstat(job.path->c_str(), &st) != 0 && errno == ENOENT) {
+      // Removed behind the daemon's back: nothing to run, nothing to move.
+      if (auto ok = record_outcome(job, std::nullopt, queue::JobState::kFailed,
+                                   "file missing from the spool (removed outside inboxd)",
+                                   std::nullopt);
+          !ok) {
+        state_write_failed(ok.error());
+      }
+      return;
+    }
   }
+  // The work folder lives in the state directory: failing to make it is a
+  // failing state disk, not a failed attempt.
   auto work_dir = take_work_dir();
   if (!work_dir) {
-    record_spawn_failure(job, attempt, started_at, work_dir.error());
+    state_write_failed(work_dir.error());
+    return;
+  }
+  auto started_at = wall_now_ms();
+  if (auto ok = services_.store->start_attempt(job.id, attempt, started_at); !ok) {
+    release_work_dir(*work_dir);
+    state_write_failed(ok.error());
     return;
   }
   auto spec = handler_spec(job, attempt, *work_dir);
@@ -711,9 +770,12 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
   if (result.stopped && stopping_handlers_) {
     // Cut short by a graceful stop: not the file's fault, not counted.
     record.counted = false;
-    (void)services_.store->finish_attempt(
-        record, {job.id, queue::JobState::kQueued, std::nullopt, std::string("interrupted by shutdown")},
-        wall_now_ms());
+    auto requeue = [this, record, id = job.id] {
+      return services_.store->finish_attempt(
+          record, {id, queue::JobState::kQueued, std::nullopt, std::string("interrupted by shutdown")},
+          wall_now_ms());
+    };
+    if (auto ok = requeue(); !ok) state_write_failed(ok.error(), requeue);
     log_->info("job interrupted {} ms={} state=queued", fields, record.duration_ms);
     if (probe_job_ == job.id) {
       probe_job_.reset();
@@ -743,20 +805,21 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
     pump();
     return;
   }
-  auto now = wall_now_ms();
   auto delay = jittered_backoff(config_.retry_backoff, config_.retry_backoff_max, used, services_.rng);
-  auto ok = services_.store->finish_attempt(
-      attempt, {job.id, queue::JobState::kRetryWait, now + delay.count(), reason}, now);
-  auto fields = job_fields(job, attempt.attempt);
-  if (!ok) {
-    log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
-  } else {
+  auto record = [this, job, attempt, reason, delay]() -> Result<void> {
+    auto now = wall_now_ms();
+    auto ok = services_.store->finish_attempt(
+        attempt, {job.id, queue::JobState::kRetryWait, now + delay.count(), reason}, now);
+    if (!ok) return ok;
     ++services_.stats.retried;
     ++metrics_.retried;
-    log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}", fields,
-               attempt.duration_ms, quote(reason), format_duration(delay));
+    log_->info("job finished {} ms={} state=retry_wait reason={} retry_in={}",
+               job_fields(job, attempt.attempt), attempt.duration_ms, quote(reason),
+               format_duration(delay));
     publish_job(job, queue::JobState::kRetryWait, attempt.attempt);
-  }
+    return {};
+  };
+  if (auto ok = record(); !ok) state_write_failed(ok.error(), record);
   pump();
 }
 
@@ -768,7 +831,6 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
 void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
                        queue::JobState state, const std::string& reason) {
   bool done = state == queue::JobState::kDone;
-  auto now = wall_now_ms();
   std::optional<std::string> target;
   if (!done || config_.on_success == config::OnSuccess::kMove) {
     auto dest = free_destination(done ? config_.done_dir : config_.failed_dir, job.rel, !done);
@@ -780,18 +842,32 @@ void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
       target = spool_path(job.id, job.name).string();
     }
   }
+  std::optional<queue::Attempt> finished;
+  if (attempt != nullptr) finished = *attempt;
+  if (auto ok = record_outcome(job, finished, state, reason, target); !ok) {
+    state_write_failed(ok.error(), [this, job, finished, state, reason, target] {
+      return record_outcome(job, finished, state, reason, target);
+    });
+  }
+}
+
+// Records the attempt (if any), the terminal state and where the file goes
+// in one transaction; only then moves the file. Until it succeeds the file
+// stays in the spool.
+Result<void> Inbox::record_outcome(const queue::Job& job,
+                                   const std::optional<queue::Attempt>& attempt,
+                                   queue::JobState state, const std::string& reason,
+                                   const std::optional<std::string>& target) {
+  auto now = wall_now_ms();
   queue::Transition transition{job.id, state, std::nullopt, reason};
   auto ok = services_.store->batch([&]() -> Result<void> {
-    auto recorded = attempt != nullptr ? services_.store->finish_attempt(*attempt, transition, now)
-                                       : services_.store->transition(transition, now);
+    auto recorded = attempt ? services_.store->finish_attempt(*attempt, transition, now)
+                            : services_.store->transition(transition, now);
     if (!recorded) return recorded;
     return services_.store->set_path(job.id, target, now);
   });
-  auto fields = job_fields(job, attempt != nullptr ? attempt->attempt : job.attempts);
-  if (!ok) {
-    log_->error("job outcome not recorded {} error={}", fields, quote(ok.error().message));
-    return;
-  }
+  if (!ok) return ok;
+  bool done = state == queue::JobState::kDone;
   if (state == queue::JobState::kCanceled) {
     ++metrics_.canceled;
   } else {
@@ -802,15 +878,40 @@ void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
   while (!completions_.empty() && completions_.back() - completions_.front() > std::chrono::minutes(5)) {
     completions_.pop_front();
   }
-  log_->info("job finished {} {}ms={} state={}{}", fields,
-             attempt != nullptr && attempt->exit_code ? fmt::format("exit={} ", *attempt->exit_code) : "",
-             attempt != nullptr ? attempt->duration_ms : 0, queue::to_string(state),
+  int number = attempt ? attempt->attempt : job.attempts;
+  log_->info("job finished {} {}ms={} state={}{}", job_fields(job, number),
+             attempt && attempt->exit_code ? fmt::format("exit={} ", *attempt->exit_code) : "",
+             attempt ? attempt->duration_ms : 0, queue::to_string(state),
              reason.empty() ? "" : " reason=" + quote(reason));
-  publish_job(job, state, attempt != nullptr ? attempt->attempt : job.attempts);
+  publish_job(job, state, number);
   auto recorded = job;
   recorded.state = state;
   recorded.last_error = reason;
   place_file(recorded, target);
+  return {};
+}
+
+void Inbox::state_write_failed(const Error& error, std::function<Result<void>()> retry) {
+  if (retry) {
+    log_->warn("outcome kept in memory until the state directory works again inbox={} error={}",
+               config_.name, quote(error.message));
+    deferred_.push_back(std::move(retry));
+  }
+  services_.state_disk->report(error);
+}
+
+Result<void> Inbox::record_deferred() {
+  while (!deferred_.empty()) {
+    if (auto ok = deferred_.front()(); !ok) return ok;
+    deferred_.pop_front();
+  }
+  return {};
+}
+
+void Inbox::kick() {
+  backlog_until_ = MonoTime{};
+  arm_settle_timer();
+  pump();
 }
 
 // Moves a terminal job's file out of the spool to `target` (nullopt: delete

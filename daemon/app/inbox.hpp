@@ -30,6 +30,7 @@
 #include "common/clock.hpp"
 #include "common/uv_handle.hpp"
 #include "daemon/admin/metrics_text.hpp"
+#include "daemon/app/state_disk.hpp"
 #include "daemon/breaker/breaker.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/queue/queue_store.hpp"
@@ -55,6 +56,7 @@ struct Services {
   uv_loop_t* loop = nullptr;
   queue::QueueStore* store = nullptr;
   runner::Runner* runner = nullptr;
+  StateDisk* state_disk = nullptr;         // failing writes pause claiming and starting
   std::filesystem::path work_root;         // <state_dir>/work: per-attempt work dirs
   std::string instance_id;                 // names this daemon's spool on shared folders
   std::vector<std::string> base_env;       // PATH, HOME, LANG, TZ from the daemon, when set
@@ -107,6 +109,13 @@ class Inbox {
   // (removing its report) and queues it with a fresh attempt budget.
   Result<void> requeue(const queue::Job& job);
 
+  // Writes again, in order, the outcomes that could not be recorded while
+  // the state disk failed; stops at the first that still fails.
+  Result<void> record_deferred();
+  bool has_deferred() const { return !deferred_.empty(); }
+  // Claiming and starting resume (the state disk works again).
+  void kick();
+
   // Counters since this daemon started, for metrics and status.
   struct Metrics {
     std::int64_t claimed = 0, done = 0, failed = 0, canceled = 0, retried = 0, timeouts = 0;
@@ -146,6 +155,7 @@ class Inbox {
   std::filesystem::path spool_dir() const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
+  void adopt_orphans(const std::filesystem::path& dir);
   void fail_too_large(const queue::Job& job);
 
   // Running.
@@ -160,6 +170,12 @@ class Inbox {
                         const std::string& reason);
   void finish_job(const queue::Job& job, const queue::Attempt* attempt, queue::JobState state,
                   const std::string& reason);
+  Result<void> record_outcome(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
+                              queue::JobState state, const std::string& reason,
+                              const std::optional<std::string>& target);
+  // A write to the queue failed: pause via StateDisk; `retry`, when given,
+  // writes it again later (in order, before anything else is recorded).
+  void state_write_failed(const Error& error, std::function<Result<void>()> retry = {});
   void place_file(const queue::Job& job, const std::optional<std::string>& target);
   void arm_retry_timer();
   void arm_breaker_timer();
@@ -192,6 +208,7 @@ class Inbox {
   std::map<std::int64_t, Running> running_;
   std::vector<bool> work_slots_;
   std::set<std::int64_t> cancel_requested_;
+  std::deque<std::function<Result<void>()>> deferred_;  // unrecorded outcomes, oldest first
   Metrics metrics_;
   std::deque<MonoTime> completions_;   // finish times within the rate window
   MonoTime started_at_ = mono_now();

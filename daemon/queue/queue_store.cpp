@@ -677,6 +677,28 @@ Result<void> QueueStore::set_path(std::int64_t job_id, std::optional<std::string
   });
 }
 
+Result<std::optional<std::string>> QueueStore::meta(std::string_view key) {
+  auto stmt = db_.statement("SELECT value FROM meta WHERE key = ?1");
+  if (!stmt) return fail(stmt.error());
+  (*stmt)->bind_text(1, key);
+  auto row = (*stmt)->step();
+  if (!row) return fail(with_context(fmt::format("meta {}", key), row.error()));
+  if (!*row) return std::optional<std::string>{};
+  return std::optional<std::string>((*stmt)->column_bytes(0));
+}
+
+Result<void> QueueStore::set_meta(std::string_view key, std::string_view value) {
+  return atomically({"set_meta"}, [&]() -> Result<void> {
+    auto stmt = db_.statement("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+    if (!stmt) return fail(stmt.error());
+    (*stmt)->bind_text(1, key);
+    (*stmt)->bind_text(2, value);
+    auto row = (*stmt)->step();
+    if (!row) return fail(row.error());
+    return {};
+  });
+}
+
 // --- Queries ------------------------------------------------------------------
 
 Result<std::optional<Job>> QueueStore::job(std::int64_t id) {

@@ -217,6 +217,11 @@ class QueueStore {
   // An index range over terminal paths; does not scan the table.
   Result<std::vector<Job>> unsettled_outcomes(std::string_view spool_prefix);
 
+  // --- Facts about this database (the meta table) -------------------------
+  // E.g. "boot_id": the boot in which the last daemon process ran.
+  Result<std::optional<std::string>> meta(std::string_view key);
+  Result<void> set_meta(std::string_view key, std::string_view value);
+
  private:
   // Names a call in error messages: "queue: <name> job=<job>: ...".
   struct Op {

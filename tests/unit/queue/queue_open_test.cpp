@@ -70,6 +70,17 @@ TEST_CASE("reopening keeps jobs, attempts, counts and the instance id", "[queue]
   CHECK(same_counts(q.counts(), q.recount()));
 }
 
+TEST_CASE("facts recorded in the meta table survive reopening and can be replaced",
+          "[queue][open]") {
+  QueueFixture q;
+  CHECK_FALSE(must(q.store().meta("boot_id")).has_value());
+  must(q.store().set_meta("boot_id", "first"));
+  must(q.store().set_meta("boot_id", "second"));
+  q.reopen();
+  CHECK(must(q.store().meta("boot_id")) == std::optional<std::string>("second"));
+  CHECK_FALSE(q.store().instance_id().empty());
+}
+
 TEST_CASE("a file that is not a database is refused and left untouched", "[queue][open]") {
   QueueFixture q;
   q.close();
