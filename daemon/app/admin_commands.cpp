@@ -58,7 +58,8 @@ std::vector<admin::InboxStatus> Application::status() {
     s.path = c.path.string();
     s.state = std::string(to_string(inbox->state()));
     s.watch = std::string(inbox->watch_mode());
-    s.watch_note = std::string(inbox->watch_note());
+    s.watch_health = std::string(inbox->watch_health());
+    s.watch_note = inbox->watch_note();
     s.counts = checked(store_->counts(c.name));
     if (auto oldest = checked(store_->oldest_queued_at(c.name))) {
       s.oldest_queued_age_s = std::max<std::int64_t>(0, (now - *oldest) / 1000);
@@ -169,6 +170,8 @@ std::string Application::metrics() {
               static_cast<double>(stats.canceled));
     m.counter("inboxd_files_claimed_total", "Files claimed into the queue since start.", labels,
               static_cast<double>(stats.claimed));
+    m.counter("inboxd_attempts_total", "Handler attempts finished since start.", labels,
+              static_cast<double>(stats.attempts));
     m.counter("inboxd_retries_total", "Failed attempts scheduled for a retry since start.", labels,
               static_cast<double>(stats.retried));
     m.counter("inboxd_timeouts_total", "Attempts stopped at their timeout since start.", labels,
@@ -196,7 +199,11 @@ std::string Application::metrics() {
     m.gauge("inboxd_inbox_up", "1 when the inbox folder is available.", labels,
             inbox->state() == InboxState::kUnavailable ? 0 : 1);
     m.histogram("inboxd_handler_duration_seconds", "Handler attempt durations.", labels, stats.durations);
+    m.gauge("inboxd_watch_degraded", "1 when watching the inbox is degraded (see status).", labels,
+            inbox->watch_health() == "ok" ? 0 : 1);
   }
+  m.gauge("inboxd_state_writable", "0 while the state directory cannot be written.", {},
+          state_disk_.failing() ? 0 : 1);
   return m.text();
 }
 

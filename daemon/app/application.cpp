@@ -137,6 +137,7 @@ int Application::run() {
   notifier_.ready();
   log_->info("inboxd ready run={} inboxes={} socket={}", run_id_, inboxes_.size(),
              log::quote(config_.socket.string()));
+  metrics_file_.set_path(config_.metrics_file);
   uv_run(loop_, UV_RUN_DEFAULT);
   return 0;
 }
@@ -240,6 +241,8 @@ void Application::finish_stop() {
     }
   }
   state_disk_.close();
+  metrics_file_.write();  // the final counts
+  metrics_file_.close();
   log_->info("inboxd stopped run={} {}", run_id_, run_summary());
   if (admin_) admin_->close();
   watchdog_.close();
@@ -311,7 +314,9 @@ std::vector<std::string> Application::reload_config() {
   }
   apply_inboxes(fresh.inboxes);
   if (admin_) admin_->update_access(fresh.admin_groups, fresh.socket_mode);
+  bool metrics_moved = fresh.metrics_file != config_.metrics_file;
   config_ = std::move(fresh);
+  if (metrics_moved) metrics_file_.set_path(config_.metrics_file);
   log_->info("reload: configuration applied inboxes={}", inboxes_.size());
   return {};
 }

@@ -19,6 +19,7 @@
 #include "daemon/admin/protocol.hpp"
 #include "daemon/admin/metrics_text.hpp"
 #include "daemon/app/inbox.hpp"
+#include "daemon/app/metrics_file.hpp"
 #include "daemon/service/notifier.hpp"
 #include "daemon/service/watchdog_timer.hpp"
 #include "daemon/app/state_lock.hpp"
@@ -90,6 +91,7 @@ class Application final : public admin::Backend {
   service::WatchdogTimer watchdog_{loop_, notifier_};
   std::unique_ptr<admin::AdminServer> admin_;
   UvHandle<uv_timer_t> status_timer_;
+  MetricsFile metrics_file_{loop_, [this] { return metrics(); }};
   bool handlers_signalled_ = false;
 };
 

@@ -28,6 +28,13 @@ using log::quote;
 // the loop stays responsive.
 constexpr std::size_t kClaimBatch = 1000;
 
+// How long an overflow keeps the inbox `degraded` after its rescan.
+constexpr auto kOverflowNotice = std::chrono::seconds(60);
+
+// A full scan slower than this marks the watch degraded (in poll mode: also
+// slower than half of poll_interval).
+constexpr auto kSlowScan = std::chrono::seconds(5);
+
 // Filesystems where inotify does not hear about changes made by other hosts.
 bool is_network_or_fuse(const fs::path& path, std::string* type) {
   struct statfs st {};
@@ -96,6 +103,25 @@ Inbox::~Inbox() {
 
 std::string_view Inbox::watch_mode() const { return use_inotify_ ? "inotify" : "poll"; }
 
+std::string_view Inbox::watch_health() const {
+  bool overflowed = overflow_at_ != MonoTime{} && mono_now() - overflow_at_ < kOverflowNotice;
+  return watch_limit_note_.empty() && scan_note_.empty() && !overflowed ? "ok" : "degraded";
+}
+
+std::string Inbox::watch_note() const {
+  std::vector<std::string> notes;
+  if (!watch_limit_note_.empty()) notes.push_back(watch_limit_note_);
+  if (!scan_note_.empty()) notes.push_back(scan_note_);
+  if (overflow_at_ != MonoTime{} && mono_now() - overflow_at_ < kOverflowNotice) {
+    auto ago = std::chrono::duration_cast<Millis>(mono_now() - overflow_at_);
+    notes.push_back("inotify queue overflowed " + format_duration(ago) + " ago; rescanned");
+  }
+  if (notes.empty() && !watch_note_.empty()) notes.push_back(watch_note_);
+  std::string text;
+  for (const auto& note : notes) text += (text.empty() ? "" : "; ") + note;
+  return text;
+}
+
 bool Inbox::skip_dir(std::string_view rel_dir) const {
   return std::find(skip_rels_.begin(), skip_rels_.end(), rel_dir) != skip_rels_.end();
 }
@@ -160,9 +186,10 @@ bool Inbox::try_open() {
 
 void Inbox::start_watching() {
   std::string fs_type;
-  use_inotify_ = config_.watch == config::WatchMode::kInotify ||
-                 (config_.watch == config::WatchMode::kAuto &&
-                  !is_network_or_fuse(config_.path, &fs_type));
+  use_inotify_ = watch_limit_note_.empty() &&
+                 (config_.watch == config::WatchMode::kInotify ||
+                  (config_.watch == config::WatchMode::kAuto &&
+                   !is_network_or_fuse(config_.path, &fs_type)));
   if (!fs_type.empty()) {
     log_->info("inbox polls inbox={} reason=\"{} filesystem: inotify cannot see other hosts' writes\"",
                config_.name, fs_type);
@@ -211,12 +238,15 @@ void Inbox::on_event(const watcher::Event& event) {
     case watcher::EventKind::kOverflow:
       log_->warn("inotify queue overflow inbox={}: rescanning", config_.name);
       ++metrics_.overflows;
+      overflow_at_ = now;
       settle_.reset_writers(now);
       scan("");
       break;
     case watcher::EventKind::kWatchLimit:
       log_->warn("inotify watch limit reached inbox={} folder={}: polling every {}", config_.name,
                  quote(event.rel), format_duration(config_.poll_interval));
+      watch_limit_note_ = "inotify watch limit reached (fs.inotify.max_user_watches): polling every " +
+                          format_duration(config_.poll_interval);
       use_inotify_ = false;
       if (inotify_) inotify_->close();
       inotify_.reset();
@@ -247,19 +277,38 @@ void Inbox::observe_closed(const std::string& rel) {
 void Inbox::scan(std::string_view rel_dir) {
   if (intake_stopped_) return;
   if (rel_dir.empty()) ++metrics_.rescans;
+  auto started = mono_now();
   auto files = watcher::scan_directory(config_.path, rel_dir, config_.recursive,
                                        [this](std::string_view rel) { return skip_dir(rel); });
-  if (!files) {
-    if (rel_dir.empty()) {
-      log_->warn("scan failed inbox={} error={}", config_.name, quote(files.error().message));
-    }
-    return;
-  }
   auto now = mono_now();
+  if (rel_dir.empty()) note_scan(files ? std::optional<Error>() : files.error(), now - started,
+                                 files ? files->size() : 0);
+  if (!files) return;
   for (const auto& file : *files) {
     if (filter_.accepts(file.name())) settle_.observe(file, now);
   }
   arm_settle_timer();
+}
+
+// Failing and slow full scans make the watch `degraded` until a scan is
+// quick again; each change is logged once.
+void Inbox::note_scan(const std::optional<Error>& error, MonoClock::duration took,
+                      std::size_t files) {
+  auto limit = std::chrono::duration_cast<MonoClock::duration>(kSlowScan);
+  if (!use_inotify_) limit = std::min(limit, std::chrono::duration_cast<MonoClock::duration>(config_.poll_interval / 2));
+  std::string note;
+  if (error) {
+    note = "scan failed: " + error->message;
+  } else if (took > limit) {
+    note = fmt::format("slow scan: {} for {} files", format_duration(std::chrono::duration_cast<Millis>(took)),
+                       files);
+  }
+  if (note.empty() && !scan_note_.empty()) {
+    log_->info("scans healthy again inbox={}", config_.name);
+  } else if (!note.empty() && scan_note_.empty()) {
+    log_->warn("watch degraded inbox={} reason={}", config_.name, quote(note));
+  }
+  scan_note_ = std::move(note);
 }
 
 void Inbox::arm_settle_timer() {
@@ -731,6 +780,7 @@ void Inbox::start_job(const queue::Job& job) {
 void Inbox::record_spawn_failure(const queue::Job& job, int attempt, EpochMs started,
                                  const Error& error) {
   log_->error("handler did not start {} error={}", job_fields(job, attempt), quote(error.message));
+  ++metrics_.attempts;
   queue::Attempt record;
   record.job_id = job.id;
   record.attempt = attempt;
@@ -756,6 +806,7 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
   record.stderr_tail = std::move(result.stderr_tail);
   record.pid = result.pid;
   auto fields = job_fields(job, run.attempt);
+  ++metrics_.attempts;
   if (result.timed_out) ++metrics_.timeouts;
   metrics_.durations.observe(static_cast<double>(record.duration_ms) / 1000.0);
   if (cancel_requested_.erase(job.id) > 0 && result.exit_code != 0) {

@@ -119,13 +119,20 @@ class Inbox {
   // Counters since this daemon started, for metrics and status.
   struct Metrics {
     std::int64_t claimed = 0, done = 0, failed = 0, canceled = 0, retried = 0, timeouts = 0;
+    std::int64_t attempts = 0;  // handler attempts finished (or failed to start)
     std::int64_t rescans = 0, overflows = 0;
     admin::Histogram durations;  // seconds per finished attempt
   };
   Metrics& metrics() { return metrics_; }
   // Completions per minute over the last five minutes (or since start).
   double rate_per_min() const;
-  std::string_view watch_note() const { return watch_note_; }
+  // "ok" or "degraded": inotify's watch limit forced polling, a scan is
+  // failing or slow, or the inotify queue overflowed within the last
+  // kOverflowNotice (its rescan has run; the notice lets people see it).
+  std::string_view watch_health() const;
+  // Why watching is degraded, else how the inbox is watched when that needs
+  // saying (e.g. polling a network filesystem); empty otherwise.
+  std::string watch_note() const;
 
   const config::InboxConfig& config() const { return config_; }
   InboxState state() const;
@@ -145,6 +152,7 @@ class Inbox {
   void start_watching();
   void on_event(const watcher::Event& event);
   void scan(std::string_view rel_dir);
+  void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
   void observe_closed(const std::string& rel);
   void arm_settle_timer();
   void on_settle_timer();
@@ -212,7 +220,10 @@ class Inbox {
   Metrics metrics_;
   std::deque<MonoTime> completions_;   // finish times within the rate window
   MonoTime started_at_ = mono_now();
-  std::string watch_note_;        // work/<inbox>/<n> in use by a running handler
+  std::string watch_note_;              // why this watch mode (e.g. an NFS mount is polled)
+  std::string watch_limit_note_;        // set once inotify ran out of watches: poll from then on
+  std::string scan_note_;               // the last full scan failed or was slow
+  MonoTime overflow_at_{};              // last inotify queue overflow
   std::vector<std::string> skip_rels_;  // spool, done and failed folders inside the inbox
   MonoTime backlog_until_{};            // max_queue reached or claims failing: wait until then
 };

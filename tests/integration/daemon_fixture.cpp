@@ -66,11 +66,18 @@ void DaemonFixture::start() {
   std::string binary = std::string(INBOXD_BIN_DIR) + "/inboxd";
   std::string config = config_file().string();
   std::vector<char*> argv = {binary.data(), const_cast<char*>("--config"), config.data(), nullptr};
-  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  // Only a ready line written by this process counts: the log is appended
+  // across restarts.
+  auto logged_before = log().size();
+  std::vector<std::string> env = daemon_environment();
+  std::vector<char*> envp;
+  for (auto& entry : env) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start inboxd");
-  bool ready = wait_until([this] {
-    if (log().find("inboxd ready") != std::string::npos) return true;
+  bool ready = wait_until([this, logged_before] {
+    if (log().find("inboxd ready", logged_before) != std::string::npos) return true;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -79,6 +86,20 @@ void DaemonFixture::start() {
     return false;
   });
   if (!ready || pid_ < 0) throw std::runtime_error("inboxd did not become ready:\n" + log());
+}
+
+void DaemonFixture::set_daemon_env(const std::string& key, const std::string& value) {
+  daemon_env_[key] = value;
+}
+
+std::vector<std::string> DaemonFixture::daemon_environment() const {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string text(*entry);
+    if (daemon_env_.count(text.substr(0, text.find('='))) == 0) env.push_back(std::move(text));
+  }
+  for (const auto& [key, value] : daemon_env_) env.push_back(key + "=" + value);
+  return env;
 }
 
 int DaemonFixture::stop() {
@@ -90,6 +111,13 @@ int DaemonFixture::stop() {
     kill_hard();
     return -1;
   }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::optional<int> DaemonFixture::exited() {
+  int status = 0;
+  if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

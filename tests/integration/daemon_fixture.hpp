@@ -32,12 +32,19 @@ class DaemonFixture {
   void configure(const std::vector<std::string>& command, const std::string& extra = "",
                  const std::map<std::string, std::string>& env = {});
   void start();                  // starts inboxd and waits until it is ready
+  // Adds or overrides a variable in inboxd's own environment from the next
+  // start() on (the test's environment is passed on otherwise), e.g. a secret
+  // that must not reach handlers.
+  void set_daemon_env(const std::string& key, const std::string& value);
   // Runs inboxd with `args` to its end (e.g. --check, or a start that must
   // fail); returns its exit status and appends its output to *output.
   int run_inboxd(const std::vector<std::string>& args, std::string* output) const;
   void reload();                 // SIGHUP
   int stop();                    // SIGTERM; returns the exit status
   void kill_hard();              // SIGKILL, as a crash would
+  // The daemon's exit status (128 + signal when killed) once it has ended by
+  // itself; nullopt while it runs.
+  std::optional<int> exited();
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
@@ -62,8 +69,11 @@ class DaemonFixture {
   static std::string fixture(const std::string& name);  // absolute path in tests/fixtures
 
  private:
+  std::vector<std::string> daemon_environment() const;  // "KEY=value" entries
+
   fs::path root_;
   pid_t pid_ = -1;
+  std::map<std::string, std::string> daemon_env_;
 };
 
 }  // namespace inboxd::testing

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
@@ -357,4 +358,178 @@ TEST_CASE("inboxctl watch into a pipe prints the job transitions", "") {
   CHECK(run.exit_code == 69);  // the daemon stopped and closed the stream
   CHECK(contains(run.out, "job 1 in running attempt=1 a.pdf"));
   CHECK(contains(run.out, "job 1 in done attempt=1 a.pdf"));
+}
+
+// --- The admin socket under load and abuse, against the real daemon ----------
+
+namespace {
+
+// One connection to the daemon's socket, speaking raw protocol lines.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& path) : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{10, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  bool connected() const { return connected_; }
+  // Sends one line; returns the reply line ("" when the daemon closed or
+  // did not answer within 10 s).
+  std::string ask(const std::string& line) {
+    std::string out = line + "\n";
+    if (::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+      return "";
+    }
+    std::string reply;
+    char c = 0;
+    while (::recv(fd_.get(), &c, 1, 0) == 1 && c != '\n') reply += c;
+    return reply;
+  }
+
+ private:
+  UniqueFd fd_;
+  bool connected_ = false;
+};
+
+bool is_status_reply(const std::string& line) {
+  auto reply = nlohmann::json::parse(line, nullptr, false);
+  return !reply.is_discarded() && reply.value("ok", false) && reply.contains("inboxes");
+}
+
+}  // namespace
+
+TEST_CASE("200 clients at once are all answered or cleanly refused while handlers run", "") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 2");
+  d.start();
+  for (int i = 0; i < 20; ++i) d.drop("f" + std::to_string(i) + ".txt", "x");
+  std::atomic<int> answered{0}, refused{0}, broken{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 200; ++i) {
+    clients.emplace_back([&] {
+      RawClient client(socket_of(d));
+      if (!client.connected()) {
+        ++refused;
+        return;
+      }
+      auto reply = client.ask(R"({"cmd":"status"})");
+      if (is_status_reply(reply)) {
+        ++answered;
+      } else if (reply.empty() || contains(reply, "\"ok\":false")) {
+        ++refused;  // closed at once or told to come back: a clean refusal
+      } else {
+        ++broken;
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  WARN("answered=" << answered << " refused=" << refused);
+  CHECK(broken == 0);
+  CHECK(answered + refused == 200);
+  CHECK(answered > 0);
+  CHECK(d.wait_until([&] { return d.files_in(d.done()).size() == 20; }, 60s));
+  CHECK(is_status_reply(RawClient(socket_of(d)).ask(R"({"cmd":"status"})")));
+}
+
+TEST_CASE("a client that connects and never speaks holds nobody up", "") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
+  d.start();
+  RawClient idle(socket_of(d));
+  REQUIRE(idle.connected());
+  auto started = std::chrono::steady_clock::now();
+  CHECK(is_status_reply(RawClient(socket_of(d)).ask(R"({"cmd":"status"})")));
+  d.drop("a.pdf", "a");
+  CHECK(d.wait_until([&] { return d.files_in(d.done()).size() == 1; }));
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+}
+
+TEST_CASE("an unprivileged user may read status but is refused pause with forbidden", "") {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root to run inboxctl as another user");
+    return;
+  }
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
+  auto text = DaemonFixture::read_file(d.config_file());
+  d.write_config("socket_mode: \"0666\"\n" + text);
+  d.start();
+  for (const auto& dir : {d.root(), d.root() / "state"}) {
+    fs::permissions(dir, fs::perms::others_exec, fs::perm_options::add);
+  }
+  auto status = inboxctl({"--socket", socket_of(d), "--json", "status"}, 65534);
+  CHECK(status.exit_code == 0);
+  CHECK(is_status_reply(status.out.substr(0, status.out.find('\n'))));
+  auto pause = inboxctl({"--socket", socket_of(d), "pause", "in"}, 65534);
+  CHECK(pause.exit_code == 1);
+  CHECK(contains(pause.err, "forbidden"));
+  CHECK(ctl_json(d, {"status"})["inboxes"][0]["state"] == "active");
+  CHECK(contains(d.log(), "admin command=pause inbox=in uid=65534"));
+}
+
+TEST_CASE("cancel of a running job stops its whole handler group and fails the file with a report",
+          "") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("hang-with-grandchild"), "{path}"},
+              "settle: 0\nkill_grace: 1s");
+  d.start();
+  d.drop("stuck.pdf", "x");
+  REQUIRE(d.wait_until([&] { return fs::exists(d.records() / "1.grandchild"); }));
+  auto grandchild = std::stoi(DaemonFixture::read_file(d.records() / "1.grandchild"));
+  auto run = ctl(d, {"cancel", "1"});
+  CHECK(run.exit_code == 0);
+  REQUIRE(wait_for_state(d, 1, "canceled"));
+  CHECK(d.wait_until([&] { return ::kill(grandchild, 0) != 0 && errno == ESRCH; }, 10s));
+  REQUIRE(d.wait_until([&] { return fs::exists(d.failed() / "stuck.pdf.error.txt"); }));
+  CHECK(contains(DaemonFixture::read_file(d.failed() / "stuck.pdf.error.txt"), "canceled"));
+}
+
+TEST_CASE("metrics_file is written when the daemon is ready and holds the final counts after a stop",
+          "") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
+  auto metrics = d.root() / "inboxd.prom";
+  d.write_config("metrics_file: " + metrics.string() + "\n" + DaemonFixture::read_file(d.config_file()));
+  d.start();
+  REQUIRE(fs::exists(metrics));
+  CHECK(contains(DaemonFixture::read_file(metrics), "inboxd_inbox_up{inbox=\"in\"} 1"));
+  CHECK((fs::status(metrics).permissions() & fs::perms::others_read) != fs::perms::none);
+  d.drop("a.pdf", "a");
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 1; }));
+  REQUIRE(d.stop() == 0);
+  auto text = DaemonFixture::read_file(metrics);
+  CHECK(contains(text, "inboxd_jobs_total{inbox=\"in\",outcome=\"done\"} 1"));
+  CHECK_FALSE(fs::exists(d.root() / "inboxd.prom.tmp"));
+}
+
+TEST_CASE("an inotify queue overflow shows as degraded with a reason, and nothing is missed", "") {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root to lower fs.inotify.max_queued_events");
+    return;
+  }
+  const fs::path knob = "/proc/sys/fs/inotify/max_queued_events";
+  auto saved = DaemonFixture::read_file(knob);
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
+  // The limit is taken when an inotify instance is created: lowered only
+  // while the daemon starts, then put back.
+  std::ofstream(knob) << "16";
+  try {
+    d.start();
+  } catch (...) {
+    std::ofstream(knob) << saved;
+    throw;
+  }
+  std::ofstream(knob) << saved;
+  d.block_handlers();  // keep the loop busy elsewhere while the burst arrives
+  for (int i = 0; i < 300; ++i) d.drop("burst" + std::to_string(i) + ".txt", "x");
+  REQUIRE(d.wait_until([&] { return contains(d.log(), "inotify queue overflow"); }));
+  auto status = ctl_json(d, {"status"})["inboxes"][0];
+  CHECK(status["watch_health"] == "degraded");
+  CHECK(contains(status["watch_note"].get<std::string>(), "overflow"));
+  d.unblock_handlers();
+  CHECK(d.wait_until([&] { return d.files_in(d.done()).size() == 300; }, 120s));
 }
