@@ -38,6 +38,17 @@ check() {  # check DESCRIPTION COMMAND...
   fi
 }
 skip() { echo "skip: $1 (before wiring)"; }
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+timings=$(mktemp)
+timed() {  # timed NAME COMMAND...: runs it, notes how long it took (check runs it in a subshell)
+  local name=$1 start rc
+  shift
+  start=$(ms_now)
+  "$@"
+  rc=$?
+  printf '%s=%sms ' "$name" $(($(ms_now) - start)) >>"$timings"
+  return $rc
+}
 prop() { systemctl show -p "$1" --value inboxd.service; }
 wait_for() {  # wait_for SECONDS COMMAND...: polls every 0.2s
   local deadline=$((SECONDS + $1))
@@ -94,7 +105,7 @@ write_config ""
 check "inboxd --check accepts the configuration" "$prefix/bin/inboxd" --check --config "$config"
 
 # --- start -----------------------------------------------------------------
-check "systemctl start inboxd" systemctl start inboxd.service
+check "systemctl start inboxd" timed start systemctl start inboxd.service
 check "the service is active" is_active
 pid=$(prop MainPID)
 if [ "$wired" = 1 ]; then
@@ -117,7 +128,7 @@ check "the journal has inboxd's lines with their priorities" wait_for 5 in_journ
 
 # --- reload ------------------------------------------------------------------
 if [ "$wired" = 1 ]; then
-  check "systemctl reload succeeds with a valid configuration" systemctl reload inboxd.service
+  check "systemctl reload succeeds with a valid configuration" timed reload systemctl reload inboxd.service
   write_config "no_such_key: 1"
   check "systemctl reload fails when the configuration is refused" \
     bash -c '! systemctl reload inboxd.service'
@@ -142,7 +153,7 @@ else
 fi
 
 # --- stop --------------------------------------------------------------------
-check "systemctl stop inboxd" systemctl stop inboxd.service
+check "systemctl stop inboxd" timed stop systemctl stop inboxd.service
 check "the daemon exited 0" test "$(prop ExecMainStatus)" = 0
 check "the service is inactive, not failed" test "$(prop ActiveState)" = inactive
 check "the journal has the stop line" wait_for 5 in_journal 6 "inboxd stopped"
@@ -159,5 +170,7 @@ sleep 2
 check "exit 78 is not restarted" test "$(prop NRestarts)" = "$restarts"
 write_config ""
 
+echo "timings: $(cat "$timings")(systemctl, the daemon built with sanitizers)"
+rm -f "$timings"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

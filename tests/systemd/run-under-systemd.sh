@@ -69,16 +69,23 @@ trap stop_container EXIT
 # The container's PID 1 is nspawn's child.
 leader=""
 for _ in $(seq 1 150); do
-  leader=$(ps -o pid= --ppid "$nspawn" | head -n1 | tr -d ' ')
+  leader=$(ps -o pid= --ppid "$nspawn" | head -n1 | tr -d ' ' || true)  # none yet: ps exits 1
   [ -n "$leader" ] && [ "$(cat "/proc/$leader/comm" 2>/dev/null)" = systemd ] && break
   leader=""
   kill -0 "$nspawn" 2>/dev/null || break
   sleep 0.2
 done
+# A machine that cannot boot a container at all (no cgroup delegation, a
+# container runtime that forbids it, another nspawn holding /) is not a
+# failure of inboxd: say so loudly and skip. Everything after a successful
+# boot is a real check.
+cannot_boot() {
+  echo "SKIPPED: $1: the checks under a real systemd did not run"
+  sed 's/^/    /' "$log"
+  exit 77
+}
 if [ -z "$leader" ]; then
-  echo "error: the container did not start:"
-  cat "$log"
-  exit 1
+  cannot_boot "the container did not start"
 fi
 inside() { nsenter --target "$leader" --all -- "$@"; }
 
@@ -92,7 +99,7 @@ for _ in $(seq 1 300); do
 done
 case "$state" in
   running | degraded) ;;
-  *) echo "error: systemd in the container did not finish booting (state: ${state:-none})"; exit 1 ;;
+  *) cannot_boot "systemd in the container did not finish booting (state: ${state:-none})" ;;
 esac
 echo "systemd $(inside systemctl --version | awk 'NR == 1 { print $2 }') is up in a container ($state)"
 

@@ -34,7 +34,7 @@ TEST_CASE("the reference configuration loads cleanly", "[config][reference]") {
 TEST_CASE("the reference defaults section matches the built-in defaults", "[config][reference]") {
   ConfigFixture f;
   const InboxConfig documented = load_config(kReference, f.env()).inboxes.at(0);
-  const std::string bare = "inboxes:\n  - name: scans\n    path: /srv/inbox/scans\n"
+  const std::string bare = "inboxes:\n  - name: scans\n    path: /srv/inboxd/scans\n"
                            "    command: [\"/usr/bin/logger\", \"-t\", \"inboxd-handler\", "
                            "\"received {name} as job {job}\"]\n";
   CHECK(documented == f.load(bare).inboxes.at(0));
