@@ -1,7 +1,6 @@
 #include "daemon/app/inbox.hpp"
 
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,7 +8,6 @@
 #include <system_error>
 
 #include <fmt/format.h>
-#include <linux/magic.h>
 
 #include "common/guarded.hpp"
 #include "common/log.hpp"
@@ -17,6 +15,7 @@
 #include "daemon/app/backoff.hpp"
 #include "daemon/app/outcome.hpp"
 #include "daemon/config/command_template.hpp"
+#include "watcher/filesystem.hpp"
 
 namespace inboxd::app {
 namespace {
@@ -34,23 +33,6 @@ constexpr auto kOverflowNotice = std::chrono::seconds(60);
 // A full scan slower than this marks the watch degraded (in poll mode: also
 // slower than half of poll_interval).
 constexpr auto kSlowScan = std::chrono::seconds(5);
-
-// Filesystems where inotify does not hear about changes made by other hosts.
-bool is_network_or_fuse(const fs::path& path, std::string* type) {
-  struct statfs st {};
-  if (::statfs(path.c_str(), &st) != 0) return false;
-  switch (static_cast<unsigned long>(st.f_type)) {
-    case NFS_SUPER_MAGIC: *type = "nfs"; return true;
-    case SMB_SUPER_MAGIC: *type = "smb"; return true;
-    case 0xFF534D42UL: *type = "cifs"; return true;
-    case 0xFE534D42UL: *type = "smb2"; return true;
-    case 0x65735546UL: *type = "fuse"; return true;
-    case V9FS_MAGIC: *type = "9p"; return true;
-    case 0x00C36400UL: *type = "ceph"; return true;
-    case AFS_SUPER_MAGIC: *type = "afs"; return true;
-    default: return false;
-  }
-}
 
 std::string describe(const runner::HandlerResult& r, Millis timeout) {
   if (r.timed_out) {
@@ -185,15 +167,21 @@ bool Inbox::try_open() {
 }
 
 void Inbox::start_watching() {
-  std::string fs_type;
+  // watch: auto polls shared filesystems (network, cluster, FUSE): inotify
+  // never hears of a file another host wrote there.
+  auto filesystem = watcher::filesystem_of(config_.path);
+  bool shared = filesystem && filesystem->shared;
   use_inotify_ = watch_limit_note_.empty() &&
                  (config_.watch == config::WatchMode::kInotify ||
-                  (config_.watch == config::WatchMode::kAuto &&
-                   !is_network_or_fuse(config_.path, &fs_type)));
-  if (!fs_type.empty()) {
-    log_->info("inbox polls inbox={} reason=\"{} filesystem: inotify cannot see other hosts' writes\"",
-               config_.name, fs_type);
-    watch_note_ = fs_type + " filesystem: polling every " + format_duration(config_.poll_interval);
+                  (config_.watch == config::WatchMode::kAuto && !shared));
+  watch_note_.clear();
+  if (filesystem && config_.watch == config::WatchMode::kAuto) {
+    watch_note_ = shared ? filesystem->describe() + ": other hosts' writes are invisible to inotify; "
+                               "polling every " + format_duration(config_.poll_interval)
+                         : filesystem->describe() + ": inotify";
+    log_->info("inbox watch chosen inbox={} watch={} reason={}", config_.name,
+               use_inotify_ ? "inotify" : "poll", quote(watch_note_));
+    if (!shared) watch_note_.clear();  // the ordinary case needs no note in status
   }
   if (use_inotify_) {
     auto watcher = watcher::InotifyWatcher::start(
@@ -396,6 +384,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     return;
   }
   std::vector<queue::QueueStore::ClaimResult> results;
+  std::map<std::int64_t, std::string> replaced;  // job id -> what the name now was
   for (std::size_t i = 0; i < claims.size(); ++i) {
     auto id = (*ids)[i];
     auto target = spool_path(id, claims[i].name);
@@ -403,6 +392,13 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     ::mkdir(target.parent_path().c_str(), 0700);
     if (::rename(from.c_str(), target.c_str()) == 0) {
       results.push_back({id, target.string()});
+      // The name may have been swapped for something else since it was
+      // examined (a symlink to a secret, a FIFO): the rename moved that
+      // thing itself, never what it points to. It is failed, not run.
+      struct stat st {};
+      if (::lstat(target.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        replaced[id] = S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a folder" : "a special file";
+      }
       continue;
     }
     int err = errno;
@@ -436,6 +432,13 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     claimed.size = claims[i].size;
     claimed.path = results[i].spool_path;
     publish_job(claimed, queue::JobState::kQueued, 0);
+    if (auto swapped = replaced.find(claimed.id); swapped != replaced.end()) {
+      log_->warn("file replaced before its claim id={} inbox={} file={} now={}", claimed.id,
+                 config_.name, quote(claimed.rel), swapped->second);
+      finish_job(claimed, nullptr, queue::JobState::kFailed,
+                 "replaced by " + swapped->second + " after it was examined; not handed to a handler");
+      continue;
+    }
     if (config_.max_file_size > 0 &&
         static_cast<std::uint64_t>(claimed.size) > config_.max_file_size) {
       fail_too_large(claimed);

@@ -22,6 +22,7 @@
 #include "daemon/queue/queue_store.hpp"
 #include "daemon/runner/handler_process.hpp"
 #include "daemon/runner/inherited_fds.hpp"
+#include "watcher/filesystem.hpp"
 
 namespace {
 
@@ -52,6 +53,13 @@ int run_daemon(inboxd::config::Config config) {
   std::filesystem::create_directories(config.state_dir, ec);
   if (ec) {
     log->error("cannot create state directory {}: {}", config.state_dir.string(), ec.message());
+    return kExitCantCreate;
+  }
+  // The database needs working locks and fsync: never on a share.
+  if (auto fs = inboxd::watcher::filesystem_of(config.state_dir); fs && fs->shared) {
+    log->error("state_dir {} is on a {}: keep it on a local disk (queue.db needs local locking and "
+               "fsync; each host has its own state_dir)",
+               config.state_dir.string(), fs->describe());
     return kExitCantCreate;
   }
   auto failure = inboxd::app::StateLock::Failure::kIo;
