@@ -1,17 +1,22 @@
 #include "daemon/runner/handler_process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <exception>
 #include <string_view>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -35,6 +40,9 @@ constexpr std::uint64_t kGroupCheckMs = 20;
 constexpr std::size_t kMaxFinalDrain = 4 * 1024 * 1024;
 // How long ~Runner waits for a SIGKILLed handler to be reapable.
 constexpr Millis kReapWait{1000};
+// The exit code reported when the handler's status could not be collected
+// (waitid failed): never a real exit code, and not a success.
+constexpr int kStatusLost = -1;
 
 spdlog::logger& logger() {
   static const auto instance = log::get("runner");
@@ -56,41 +64,188 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
-// libuv reports a bad cwd with the same code as a missing program; say which.
-std::string spawn_error(const HandlerSpec& spec, int code) {
+// pidfd_open(2), made as a system call: glibc 2.36's <sys/pidfd.h> declares
+// its wrapper without extern "C". The fd is always close-on-exec.
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// Whether this kernel has pidfd_open (Linux 5.3): asked once per process by
+// opening a pidfd for ourselves. Without it the runner falls back to SIGCHLD.
+// ENOSYS is an old kernel (or valgrind), EPERM a seccomp filter that does not
+// know the call; anything else (EMFILE) is passing and shows again, with its
+// cause, when a handler is started.
+const Result<void>& pidfd_support() {
+  static const Result<void> support = []() -> Result<void> {
+    int fd = open_pidfd(::getpid());
+    if (fd >= 0) {
+      ::close(fd);
+      return {};
+    }
+    int err = errno;
+    if (err != ENOSYS && err != EPERM) return {};
+    return fail(fmt::format("pidfd_open: {}", errno_text(err)), err);
+  }();
+  return support;
+}
+
+// posix_spawn reports a failed chdir in the child like a failed exec; say which.
+Error spawn_error(const HandlerSpec& spec, int err) {
   const auto& program = spec.argv.front();
   if (!spec.cwd.empty()) {
     struct stat st {};
     int cwd_error = 0;
     if (::stat(spec.cwd.c_str(), &st) != 0) {
-      cwd_error = uv_translate_sys_error(errno);
+      cwd_error = errno;
     } else if (!S_ISDIR(st.st_mode)) {
-      cwd_error = UV_ENOTDIR;
+      cwd_error = ENOTDIR;
     } else if (::access(spec.cwd.c_str(), X_OK) != 0) {
-      cwd_error = uv_translate_sys_error(errno);
+      cwd_error = errno;
     }
-    if (cwd_error != 0) {
-      return fmt::format("spawn {}: cwd {}: {}", program, spec.cwd.string(), uv_strerror(cwd_error));
-    }
+    if (cwd_error != 0) return sys_error("spawn", program + ": cwd " + spec.cwd.string(), cwd_error);
   }
-  return fmt::format("spawn {}: {}", program, uv_strerror(code));
+  return sys_error("spawn", program, err);
 }
 
-// Waits (bounded) for a SIGKILLed child that libuv no longer watches.
-void reap(pid_t pid) {
+// One output pipe; both ends are close-on-exec, the child gets the write end
+// only through a dup2 onto its fd 1 or 2.
+struct Pipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+// When the daemon runs with a standard fd closed, a new pipe can land on 0-2.
+// Neither end may stay there: the child's stdio is built by file actions
+// applied in order (open 0, dup2 onto 1, dup2 onto 2), which could overwrite
+// such a write end before it is used, and libuv never closes a stream on fds
+// 0-2, so a read end there would leak. Such an fd is moved above 2.
+Result<UniqueFd> above_stdio(UniqueFd fd) {
+  if (fd.get() > 2) return fd;
+  int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) return fail_errno("fcntl", "F_DUPFD_CLOEXEC");
+  return UniqueFd(moved);
+}
+
+Result<Pipe> make_pipe() {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) return fail_errno("pipe2", "");
+  std::array<UniqueFd, 2> ends = {UniqueFd(fds[0]), UniqueFd(fds[1])};
+  for (auto& end : ends) {
+    auto moved = above_stdio(std::move(end));
+    if (!moved) return fail(moved.error());
+    end = std::move(*moved);
+  }
+  return Pipe{std::move(ends[0]), std::move(ends[1])};
+}
+
+// posix_spawn's attributes and file actions, destroyed on every path.
+class SpawnSetup {
+ public:
+  SpawnSetup() {
+    ::posix_spawnattr_init(&attr_);
+    ::posix_spawn_file_actions_init(&actions_);
+  }
+  ~SpawnSetup() {
+    ::posix_spawn_file_actions_destroy(&actions_);
+    ::posix_spawnattr_destroy(&attr_);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+
+  // Own session and process group (pgid == pid: the group is signalled as
+  // -pid), an empty signal mask and every signal at its default action: the
+  // daemon ignores SIGPIPE and handles others through libuv, and an ignored
+  // signal would otherwise stay ignored across exec.
+  int set_attributes() {
+    sigset_t none;
+    sigset_t all;
+    ::sigemptyset(&none);
+    ::sigfillset(&all);
+    int rc = ::posix_spawnattr_setflags(
+        &attr_, static_cast<short>(POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
+    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attr_, &none);
+    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&attr_, &all);
+    return rc;
+  }
+
+  // stdin /dev/null, stdout and stderr the pipes, the cwd, and nothing else:
+  // closefrom(3) also keeps out an fd someone opened without O_CLOEXEC.
+  int set_file_actions(int stdout_fd, int stderr_fd, const std::filesystem::path& cwd) {
+    int rc = ::posix_spawn_file_actions_addopen(&actions_, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(&actions_, stdout_fd, 1);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(&actions_, stderr_fd, 2);
+    if (rc == 0 && !cwd.empty()) rc = ::posix_spawn_file_actions_addchdir_np(&actions_, cwd.c_str());
+    if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(&actions_, 3);
+    return rc;
+  }
+
+  const posix_spawnattr_t* attr() const { return &attr_; }
+  const posix_spawn_file_actions_t* actions() const { return &actions_; }
+
+ private:
+  posix_spawnattr_t attr_;
+  posix_spawn_file_actions_t actions_;
+};
+
+// Starts the handler with posix_spawn, which glibc implements with
+// clone(CLONE_VM | CLONE_VFORK): no copy of the daemon's page tables. A
+// failed chdir or exec (ENOENT, EACCES) is its return value.
+Result<pid_t> launch(const HandlerSpec& spec, int stdout_fd, int stderr_fd) {
+  SpawnSetup setup;
+  if (int rc = setup.set_attributes(); rc != 0) return fail_errno("posix_spawnattr", "", rc);
+  if (int rc = setup.set_file_actions(stdout_fd, stderr_fd, spec.cwd); rc != 0) {
+    return fail_errno("posix_spawn_file_actions", "", rc);
+  }
+  auto args = c_strings(spec.argv);
+  // The environment is exactly spec.env, never the daemon's.
+  auto env = c_strings(spec.env);
+  pid_t pid = 0;
+  if (int rc = ::posix_spawn(&pid, args.front(), setup.actions(), setup.attr(), args.data(), env.data());
+      rc != 0) {
+    return fail(spawn_error(spec, rc));
+  }
+  return pid;
+}
+
+// Waits until `pidfd` is readable (the process exited) or `limit` passes;
+// without a pidfd, pauses a millisecond.
+void wait_exit(int pidfd, Millis limit) {
+  if (pidfd < 0) {
+    struct timespec pause {0, 1000 * 1000};
+    ::nanosleep(&pause, nullptr);
+    return;
+  }
+  struct pollfd watch {pidfd, POLLIN, 0};
+  ::poll(&watch, 1, static_cast<int>(std::clamp<Millis::rep>(limit.count(), 1, kReapWait.count())));
+}
+
+// Waits (bounded) for a SIGKILLed child that the loop no longer watches, and
+// reaps it.
+void reap(pid_t pid, int pidfd) {
   auto deadline = mono_now() + kReapWait;
   while (true) {
     int status = 0;
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid || (r < 0 && errno != EINTR)) return;
-    if (mono_now() >= deadline) {
+    auto now = mono_now();
+    if (now >= deadline) {
       logger().warn("killed handler not reaped pid={}", pid);
       return;
     }
-    struct timespec pause {0, 1000 * 1000};
-    ::nanosleep(&pause, nullptr);
+    wait_exit(pidfd, std::chrono::duration_cast<Millis>(deadline - now));
   }
 }
+
+// A pidfd and the uv_poll_t that watches it. The poll handle comes first, so
+// UvHandle<ExitWatch> closes it like any handle, and the pidfd is closed only
+// when libuv frees the struct in the close callback: an fd is never closed
+// while a uv_poll still watches it.
+struct ExitWatch {
+  uv_poll_t poll;
+  int pidfd = -1;
+  ~ExitWatch() {
+    if (pidfd >= 0) ::close(pidfd);
+  }
+};
+static_assert(std::is_standard_layout_v<ExitWatch>);
 
 }  // namespace
 
@@ -105,12 +260,13 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   return stat->start_time;
 }
 
-// One handler attempt: the process, its two output pipes and two timers.
+// One handler attempt: the process (watched through a pidfd), its two output
+// pipes and two timers.
 //
 // Lifecycle: spawned -> (timeout or stop: SIGTERM to the group, SIGKILL
-// kill_due_ later) -> the leader exits -> leftovers in the group get SIGTERM,
-// then SIGKILL -> group empty or SIGKILLed -> pipes drained and closed ->
-// Runner::complete destroys this object and calls the done callback.
+// kill_due_ later) -> the leader exits and is reaped -> leftovers in the group
+// get SIGTERM, then SIGKILL -> group empty or SIGKILLed -> pipes drained and
+// closed -> Runner::complete destroys this object and calls the done callback.
 // Invariant: SIGKILL is the last signal; nothing is signalled after kill_sent_.
 class Runner::Process {
  public:
@@ -122,13 +278,18 @@ class Runner::Process {
   Result<void> spawn(const HandlerSpec& spec);
   void stop(Millis grace);
   pid_t pid() const { return pid_; }
+  // Without pidfds, on SIGCHLD: reaps the handler if it has exited.
+  void poll_exit();
   std::function<void(HandlerResult)> take_callback() { return std::move(on_done_); }
 
  private:
   Result<void> init_handles();
+  Result<void> watch_exit();
+  Result<void> open_output(UvHandle<uv_pipe_t>& pipe, UniqueFd read_end);
   void start_reading(UvHandle<uv_pipe_t>& pipe);
   void arm_deadline(Millis delay);
-  void on_exit(std::int64_t exit_status, int term_signal);
+  void on_exit_readable();
+  void on_exit(int exit_status, int term_signal);
   void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void on_deadline();
   void on_group_check();
@@ -143,17 +304,17 @@ class Runner::Process {
   Millis timeout_;
   Millis kill_grace_;
   std::function<void(HandlerResult)> on_done_;
-  UvHandle<uv_process_t> process_;
+  UvHandle<ExitWatch> exit_watch_;       // open from spawn until the leader is reaped
   UvHandle<uv_pipe_t> stdout_pipe_;
   UvHandle<uv_pipe_t> stderr_pipe_;
   UvHandle<uv_timer_t> deadline_timer_;  // the timeout, then the SIGKILL deadline
   UvHandle<uv_timer_t> group_timer_;     // polls a group that outlived its leader
   OutputTail stdout_tail_;
   OutputTail stderr_tail_;
-  pid_t pid_ = 0;  // also the process group id (setsid in the child)
+  pid_t pid_ = 0;  // also the process group id (POSIX_SPAWN_SETSID)
   MonoTime started_;
   Millis duration_{0};
-  bool exited_ = false;
+  bool exited_ = false;  // the leader has exited and been reaped
   int exit_status_ = 0;
   int term_signal_ = 0;
   bool timed_out_ = false;
@@ -174,14 +335,15 @@ Runner::Process::Process(Runner& owner, RunId id, const HandlerSpec& spec,
       stdout_tail_(spec.tail_bytes),
       stderr_tail_(spec.tail_bytes) {}
 
-// A process destroyed before it finished (only by ~Runner) takes its whole
-// group with it; its handles close through UvHandle and free in the loop.
+// A process destroyed before it finished (by ~Runner, or by a failure after
+// posix_spawn) takes its whole group with it; its handles close through
+// UvHandle and free in the loop.
 Runner::Process::~Process() {
   if (pid_ <= 0) return;
   bool finished = exited_ && (group_empty_ || kill_sent_);
   if (!finished) ::kill(-pid_, SIGKILL);
-  // Closing the process handle stops libuv from reaping the leader: do it here.
-  if (!exited_) reap(pid_);
+  // Nothing else reaps the leader once this object is gone: do it here.
+  if (!exited_) reap(pid_, exit_watch_ ? exit_watch_->pidfd : -1);
 }
 
 Result<void> Runner::Process::init_handles() {
@@ -192,7 +354,7 @@ Result<void> Runner::Process::init_handles() {
   if (rc == 0) rc = uv_timer_init(loop, group_timer_.get());
   if (rc != 0) return fail(fmt::format("uv handle init: {}", uv_strerror(rc)), rc);
   for (uv_handle_t* h : {stdout_pipe_.base(), stderr_pipe_.base(), deadline_timer_.base(),
-                         group_timer_.base(), process_.base()}) {
+                         group_timer_.base()}) {
     h->data = this;
   }
   return {};
@@ -201,38 +363,48 @@ Result<void> Runner::Process::init_handles() {
 Result<void> Runner::Process::spawn(const HandlerSpec& spec) {
   if (spec.argv.empty()) return fail("spawn: empty command");
   if (auto ok = init_handles(); !ok) return ok;
-  UniqueFd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!dev_null.valid()) return fail_errno("open", "/dev/null");
-  auto args = c_strings(spec.argv);
-  // Never null: a null env would make libuv pass on the daemon's environment.
-  auto env = c_strings(spec.env);
-  uv_stdio_container_t stdio[3];
-  stdio[0].flags = UV_INHERIT_FD;
-  stdio[0].data.fd = dev_null.get();
-  stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(stdout_pipe_.get());
-  stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-  stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(stderr_pipe_.get());
-  uv_process_options_t options{};
-  options.exit_cb = [](uv_process_t* h, std::int64_t status, int sig) {
-    guarded("exit", [&] { static_cast<Process*>(h->data)->on_exit(status, sig); });
-  };
-  options.file = args.front();
-  options.args = args.data();
-  options.env = env.data();
-  options.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-  options.flags = UV_PROCESS_DETACHED;  // setsid(): own session and group, pgid == pid
-  options.stdio_count = 3;
-  options.stdio = stdio;
+  auto out = make_pipe();
+  if (!out) return fail(out.error());
+  auto err = make_pipe();
+  if (!err) return fail(err.error());
   started_ = mono_now();
-  // On failure libuv has already reaped the child; ~Process closes the handles.
-  if (int rc = uv_spawn(owner_.loop_, process_.get(), &options); rc != 0) {
-    return fail(spawn_error(spec, rc), rc);
+  auto pid = launch(spec, out->write_end.get(), err->write_end.get());
+  if (!pid) return fail(pid.error());
+  pid_ = *pid;
+  // From here on a failure leaves the child to ~Process, which kills and reaps it.
+  if (pidfd_support()) {
+    if (auto ok = watch_exit(); !ok) return ok;
   }
-  pid_ = process_->pid;
-  start_reading(stdout_pipe_);
-  start_reading(stderr_pipe_);
+  if (auto ok = open_output(stdout_pipe_, std::move(out->read_end)); !ok) return ok;
+  if (auto ok = open_output(stderr_pipe_, std::move(err->read_end)); !ok) return ok;
   if (timeout_.count() > 0) arm_deadline(timeout_);
+  return {};  // the write ends close here: only the handler holds them now
+}
+
+// pidfd_open cannot race with the exit: the child stays a zombie, its pid
+// reserved, until this process reaps it.
+Result<void> Runner::Process::watch_exit() {
+  int fd = open_pidfd(pid_);
+  if (fd < 0) return fail_errno("pidfd_open", fmt::format("pid {}", pid_));
+  exit_watch_->pidfd = fd;
+  int rc = uv_poll_init(owner_.loop_, &exit_watch_->poll, fd);
+  if (rc == 0) {
+    exit_watch_->poll.data = this;
+    rc = uv_poll_start(&exit_watch_->poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+      guarded("exit", [h] { static_cast<Process*>(h->data)->on_exit_readable(); });
+    });
+  }
+  if (rc != 0) return fail(fmt::format("uv_poll_start pidfd pid={}: {}", pid_, uv_strerror(rc)), rc);
+  return {};
+}
+
+// uv_pipe_open makes the read end non-blocking and owns it from then on.
+Result<void> Runner::Process::open_output(UvHandle<uv_pipe_t>& pipe, UniqueFd read_end) {
+  if (int rc = uv_pipe_open(pipe.get(), read_end.get()); rc != 0) {
+    return fail(fmt::format("uv_pipe_open: {}", uv_strerror(rc)), rc);
+  }
+  read_end.release();
+  start_reading(pipe);
   return {};
 }
 
@@ -273,9 +445,45 @@ void Runner::Process::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   (is_stdout ? stdout_pipe_ : stderr_pipe_).close();
 }
 
-void Runner::Process::on_exit(std::int64_t exit_status, int term_signal) {
+// The pidfd turned readable: the leader has exited. It is reaped here, and
+// the watch closed, so the pidfd is closed after libuv has let go of it.
+void Runner::Process::on_exit_readable() {
+  siginfo_t info{};
+  int rc = 0;
+  do {
+    rc = ::waitid(P_PIDFD, static_cast<id_t>(exit_watch_->pidfd), &info, WEXITED | WNOHANG);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    logger().warn("handler status lost {} error={}", fields(), log::quote(errno_text(errno)));
+    exit_watch_.close();
+    return on_exit(kStatusLost, 0);
+  }
+  if (info.si_pid == 0) return;  // not reapable yet
+  exit_watch_.close();
+  if (info.si_code == CLD_EXITED) return on_exit(info.si_status, 0);
+  on_exit(0, info.si_status);  // CLD_KILLED or CLD_DUMPED: si_status is the signal
+}
+
+// Without pidfds: SIGCHLD came; reap the leader if it was this one.
+void Runner::Process::poll_exit() {
+  if (exited_ || pid_ <= 0) return;
+  int status = 0;
+  pid_t rc = 0;
+  do {
+    rc = ::waitpid(pid_, &status, WNOHANG);
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0) return;
+  if (rc < 0) {
+    logger().warn("handler status lost {} error={}", fields(), log::quote(errno_text(errno)));
+    return on_exit(kStatusLost, 0);
+  }
+  if (WIFEXITED(status)) return on_exit(WEXITSTATUS(status), 0);
+  if (WIFSIGNALED(status)) on_exit(0, WTERMSIG(status));
+}
+
+void Runner::Process::on_exit(int exit_status, int term_signal) {
   exited_ = true;
-  exit_status_ = static_cast<int>(exit_status);
+  exit_status_ = exit_status;
   term_signal_ = term_signal;
   duration_ = std::chrono::duration_cast<Millis>(mono_now() - started_);
   logger().debug("handler exited {} exit={} signal={} ms={}", fields(), exit_status_,
@@ -385,7 +593,30 @@ void Runner::Process::drain_and_close(UvHandle<uv_pipe_t>& pipe, OutputTail& tai
   pipe.close();
 }
 
-Runner::Runner(uv_loop_t* loop) : loop_(loop), read_buffer_(kReadBufferSize) {}
+// The pidfd check runs here, once per process, so a kernel without pidfd_open
+// is reported when the daemon starts, not first when a file arrives.
+Runner::Runner(uv_loop_t* loop) : loop_(loop), read_buffer_(kReadBufferSize) {
+  uv_signal_init(loop_, sigchld_.get());
+  sigchld_->data = this;
+  if (const auto& support = pidfd_support(); !support) {
+    logger().warn("handler exits watched through SIGCHLD error={}",
+                  log::quote(support.error().message));
+    uv_signal_start(sigchld_.get(), [](uv_signal_t* h, int) {
+      guarded("sigchld", [h] { static_cast<Runner*>(h->data)->on_child_exit(); });
+    }, SIGCHLD);
+    // Only handlers keep the loop alive, not the wait for them.
+    uv_unref(sigchld_.base());
+  }
+}
+
+// A callback may start or finish other handlers: ask by id, not by iterator.
+void Runner::on_child_exit() {
+  std::vector<RunId> ids;
+  for (const auto& [id, process] : processes_) ids.push_back(id);
+  for (auto id : ids) {
+    if (auto it = processes_.find(id); it != processes_.end()) it->second->poll_exit();
+  }
+}
 
 Runner::~Runner() {
   if (!processes_.empty()) {

@@ -3,10 +3,21 @@
 //
 // The handler is spawned without a shell (argv as given), detached into its own
 // session and process group (pgid == pid), with stdin /dev/null, cwd = the
-// attempt's work directory, exactly the environment given, and no fds other
-// than 0-2 (every daemon fd is O_CLOEXEC). The last `tail_bytes` of stdout and
-// of stderr are kept in fixed-size ring buffers: memory does not grow with
-// output size.
+// attempt's work directory, exactly the environment given, an empty signal
+// mask, every signal at its default action (the daemon ignores SIGPIPE; only
+// glibc's two internal signals, 32 and 33, arrive ignored, as with any
+// posix_spawn), and no fds other than 0-2. The last `tail_bytes` of stdout and of stderr are
+// kept in fixed-size ring buffers: memory does not grow with output size.
+//
+// Mechanism: glibc's posix_spawn, which uses clone(CLONE_VM | CLONE_VFORK), so
+// starting a handler never copies the daemon's page tables (fork() would, and
+// its cost grows with the daemon's address space, hugely so under ASan). File
+// actions set up stdio and cwd and close every fd from 3 up. stdout and stderr
+// are pipes whose read ends libuv reads. The exit is watched through a pidfd
+// (uv_poll) and reaped with waitid(P_PIDFD) (Linux 5.3). Where pidfd_open is
+// missing (older kernels, valgrind) the Runner watches SIGCHLD instead
+// (uv_signal) and asks each of its handlers with waitpid(WNOHANG); it never
+// reaps a pid it did not start. Nothing here uses libuv's process handles.
 //
 // Timeout: SIGTERM to the whole group, SIGKILL `kill_grace` later. When the
 // handler exits by itself, whatever it left running in its group gets SIGTERM,
@@ -17,15 +28,17 @@
 // is still readable is drained and the pipes are closed, so a process that
 // escaped the group (setsid) while holding stdout cannot hang the runner.
 //
-// Ownership: Runner owns every HandlerProcess it starts and frees each one only
-// after all of its libuv handles are closed. The done callback runs exactly
+// Ownership: Runner owns every process it starts and frees each one only
+// after all of its libuv handles are closed (the pidfd is closed only then).
+// The done callback runs exactly
 // once per successfully started process, on the loop thread, after the process
 // has exited, its output pipes are drained and its group is empty or SIGKILLed.
 // The callback may start or stop other handlers; it must not destroy the Runner.
 // Threading: loop thread only.
 //
-// Not the runner's job: fds the daemon inherited without O_CLOEXEC would reach
-// handlers; main() calls mark_inherited_fds_cloexec() (inherited_fds.hpp) first.
+// fds the daemon inherited without O_CLOEXEC never reach a handler: the spawn
+// closes every fd from 3 up in the child, and main() also marks them
+// close-on-exec at start-up (mark_inherited_fds_cloexec, inherited_fds.hpp).
 
 #include <sys/types.h>
 #include <uv.h>
@@ -41,6 +54,7 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "common/uv_handle.hpp"
 
 namespace inboxd::runner {
 
@@ -79,8 +93,9 @@ class Runner {
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Starts a handler. On failure (e.g. the executable is missing) nothing is
-  // running and no callback will come.
+  // Starts a handler. On failure (e.g. the executable is missing: "spawn
+  // /usr/bin/x: No such file or directory") nothing is running and no
+  // callback will come.
   Result<RunId> start(const HandlerSpec& spec, std::function<void(HandlerResult)> on_done);
 
   // Stops a running handler: SIGTERM to its group now, SIGKILL after grace.
@@ -100,8 +115,11 @@ class Runner {
   class Process;
   // Removes a finished process (closing its handles), then calls its callback.
   void complete(RunId id, HandlerResult result);
+  // Without pidfds: some child exited; each handler checks whether it was it.
+  void on_child_exit();
 
   uv_loop_t* loop_;
+  UvHandle<uv_signal_t> sigchld_;  // started only when pidfd_open is missing
   RunId next_id_ = 1;
   std::map<RunId, std::unique_ptr<Process>> processes_;
   // One read buffer shared by every output pipe: each read is consumed into

@@ -1,9 +1,9 @@
 #pragma once
 // Handlers must inherit only fds 0-2. Every fd the daemon opens itself carries
 // O_CLOEXEC, but fds it inherited from whoever started it (a shell, a wrapper,
-// a test harness) do not, and libuv's spawn does not close them in the child.
-// So the daemon's main() calls mark_inherited_fds_cloexec() once at start-up,
-// before the first handler is spawned; from then on no handler sees them.
+// a test harness) do not. The runner's spawn closes every fd from 3 up in the
+// child; as a second line of defence (and for anything else the daemon might
+// exec), main() also calls mark_inherited_fds_cloexec() once at start-up.
 // (Marking, not closing: the daemon itself may still use them.)
 
 #include "common/result.hpp"

@@ -1,19 +1,24 @@
 #include "daemon/runner/handler_process.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "daemon/runner/inherited_fds.hpp"
+#include "daemon/runner/proc_stat.hpp"
 #include "tests/unit/runner/runner_fixture.hpp"
 
 namespace inboxd::runner::test {
@@ -49,6 +54,101 @@ long rss_kib() {
 }
 
 Millis since(MonoTime start) { return duration_cast<Millis>(mono_now() - start); }
+
+// True when this process has no child at all, running or waiting to be reaped.
+bool no_children() {
+  int status = 0;
+  return ::waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+}
+
+struct SignalMasks {
+  std::uint64_t blocked = ~0ULL;
+  std::uint64_t ignored = ~0ULL;
+};
+
+// The SigBlk and SigIgn lines of /proc/<pid>/status (bit n-1 is signal n).
+SignalMasks proc_status_masks(const std::string& lines) {
+  SignalMasks masks;
+  std::istringstream in(lines);
+  std::string key;
+  std::string hex;
+  while (in >> key >> hex) {
+    auto value = std::stoull(hex, nullptr, 16);
+    if (key == "SigBlk:") masks.blocked = value;
+    if (key == "SigIgn:") masks.ignored = value;
+  }
+  return masks;
+}
+
+// The real-time signals below SIGRTMIN that glibc keeps for itself (32 and
+// 33). posix_spawn ignores them in the child so that none sent in the parent
+// can reach it before exec, and they stay ignored across exec; no program can
+// set them from outside the C library, so they are left out of the checks.
+std::uint64_t libc_reserved_signals() {
+  std::uint64_t mask = 0;
+  for (int sig = 32; sig < SIGRTMIN; ++sig) mask |= 1ULL << (sig - 1);
+  return mask;
+}
+
+// Sets a signal to SIG_IGN, as the daemon does with SIGPIPE, until destroyed.
+class IgnoredSignal {
+ public:
+  explicit IgnoredSignal(int sig) : sig_(sig) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    REQUIRE(::sigaction(sig_, &ignore, &saved_) == 0);
+  }
+  ~IgnoredSignal() { ::sigaction(sig_, &saved_, nullptr); }
+  IgnoredSignal(const IgnoredSignal&) = delete;
+  IgnoredSignal& operator=(const IgnoredSignal&) = delete;
+
+ private:
+  int sig_;
+  struct sigaction saved_ {};
+};
+
+// Blocks a signal in the calling thread until destroyed.
+class BlockedSignal {
+ public:
+  explicit BlockedSignal(int sig) {
+    sigset_t set;
+    ::sigemptyset(&set);
+    ::sigaddset(&set, sig);
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, &saved_) == 0);
+  }
+  ~BlockedSignal() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  BlockedSignal(const BlockedSignal&) = delete;
+  BlockedSignal& operator=(const BlockedSignal&) = delete;
+
+ private:
+  sigset_t saved_{};
+};
+
+// Closes this process's fds 0, 1 and 2 until destroyed, as when the daemon is
+// started with its standard fds closed; nothing may print meanwhile.
+class ClosedStdio {
+ public:
+  ClosedStdio() {
+    for (int fd = 0; fd < 3; ++fd) {
+      auto& saved = saved_.at(static_cast<std::size_t>(fd));
+      saved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      REQUIRE(saved >= 3);
+      ::close(fd);
+    }
+  }
+  ~ClosedStdio() {
+    for (int fd = 0; fd < 3; ++fd) {
+      int saved = saved_.at(static_cast<std::size_t>(fd));
+      ::dup2(saved, fd);
+      ::close(saved);
+    }
+  }
+  ClosedStdio(const ClosedStdio&) = delete;
+  ClosedStdio& operator=(const ClosedStdio&) = delete;
+
+ private:
+  std::array<int, 3> saved_ = {-1, -1, -1};
+};
 
 }  // namespace
 
@@ -167,6 +267,65 @@ TEST_CASE_METHOD(RunnerFixture, "a handler sees only fds 0, 1 and 2 once inherit
   CHECK(result.stdout_tail == "0\n1\n2\n");
 }
 
+TEST_CASE_METHOD(RunnerFixture, "a handler sees only fds 0, 1 and 2 even when the daemon holds an fd "
+                 "without close-on-exec", "[runner]") {
+  // Deliberately without O_CLOEXEC and not marked: only the spawn keeps it out.
+  int leaked = ::open("/dev/null", O_RDONLY);  // NOLINT(android-cloexec-open)
+  REQUIRE(leaked >= 3);
+  REQUIRE((::fcntl(leaked, F_GETFD) & FD_CLOEXEC) == 0);
+  auto result = run(shell("ls /proc/$$/fd"));
+  ::close(leaked);
+  CHECK(result.stdout_tail == "0\n1\n2\n");
+}
+
+TEST_CASE_METHOD(RunnerFixture, "signals the daemon ignores or blocks are default and unblocked in the "
+                 "handler", "[runner]") {
+  IgnoredSignal pipe_ignored(SIGPIPE);
+  IgnoredSignal usr2_ignored(SIGUSR2);
+  BlockedSignal usr1_blocked(SIGUSR1);
+  auto result = run(spec({"/usr/bin/grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"}));
+  REQUIRE(result.exit_code == 0);
+  auto masks = proc_status_masks(result.stdout_tail);
+  CHECK(masks.blocked == 0);
+  CHECK(masks.ignored == libc_reserved_signals());
+}
+
+TEST_CASE_METHOD(RunnerFixture, "the handler leads its own session and process group", "[runner]") {
+  auto result = run(spec({"/bin/cat", "/proc/self/stat"}));
+  REQUIRE(result.exit_code == 0);
+  auto stat = parse_proc_stat(result.stdout_tail);
+  REQUIRE(stat);
+  CHECK(stat->pgrp == result.pid);
+  CHECK(stat->session == result.pid);
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a daemon running with fds 0, 1 and 2 closed still gives handlers "
+                 "their own stdio", "[runner]") {
+  // libuv opens a spare fd of its own with the first stream of a loop and
+  // cannot close one below 3 either: let it take that fd while 0-2 are open.
+  REQUIRE(run(shell("exit 0")).exit_code == 0);
+  auto s = shell("echo out; echo err >&2; readlink /proc/$$/fd/0");
+  // libuv leaves a stream on fd 0-2 open when it is closed, so an output pipe
+  // kept there would leak: the runner must leave all three closed again.
+  auto stdio_closed = [] {
+    for (int fd = 0; fd < 3; ++fd) {
+      if (::fcntl(fd, F_GETFD) != -1) return false;
+    }
+    return true;
+  };
+  HandlerResult result;
+  bool released = false;
+  {
+    ClosedStdio closed;  // the runner's new fds now get the lowest numbers
+    result = run(s);
+    released = run_loop_until(stdio_closed, Millis(5000));
+  }
+  CHECK(released);
+  CHECK(result.exit_code == 0);
+  CHECK(result.stdout_tail == "out\n/dev/null\n");
+  CHECK(result.stderr_tail == "err\n");
+}
+
 TEST_CASE_METHOD(RunnerFixture, "a timed out handler is killed together with its grandchild",
                  "[runner]") {
   auto s = shell("sleep 300 & echo $! > grandchild.pid; sleep 300");
@@ -243,7 +402,7 @@ TEST_CASE_METHOD(RunnerFixture, "a stop after the handler exited keeps its statu
   s.kill_grace = Millis(60000);
   auto id = start(s);
   auto leader = *runner().pid(id);
-  REQUIRE(run_loop_until([&] { return ::kill(leader, 0) != 0; }));  // libuv reaped it
+  REQUIRE(run_loop_until([&] { return ::kill(leader, 0) != 0; }));  // the runner reaped it
   runner().stop(id, Millis(0));
   auto result = wait(id, Millis(5000));
   CHECK(result.exit_code == 4);
@@ -268,8 +427,9 @@ TEST_CASE_METHOD(RunnerFixture, "a missing executable is an error naming it and 
                  "[runner]") {
   auto id = runner().start(spec({"/nonexistent/handler"}), [](HandlerResult) { FAIL("no callback"); });
   REQUIRE_FALSE(id);
-  CHECK(id.error().message == "spawn /nonexistent/handler: no such file or directory");
+  CHECK(id.error().message == "spawn /nonexistent/handler: No such file or directory");
   CHECK(runner().running() == 0);
+  CHECK(no_children());
 }
 
 TEST_CASE_METHOD(RunnerFixture, "a file without execute permission is an error", "[runner]") {
@@ -278,7 +438,9 @@ TEST_CASE_METHOD(RunnerFixture, "a file without execute permission is an error",
   auto path = (dir() / "script").string();
   auto id = runner().start(spec({path}), [](HandlerResult) { FAIL("no callback"); });
   REQUIRE_FALSE(id);
-  CHECK(id.error().message == "spawn " + path + ": permission denied");
+  CHECK(id.error().message == "spawn " + path + ": Permission denied");
+  CHECK(runner().running() == 0);
+  CHECK(no_children());
 }
 
 TEST_CASE_METHOD(RunnerFixture, "a missing working directory is an error naming it", "[runner]") {
@@ -287,7 +449,7 @@ TEST_CASE_METHOD(RunnerFixture, "a missing working directory is an error naming 
   auto id = runner().start(s, [](HandlerResult) { FAIL("no callback"); });
   REQUIRE_FALSE(id);
   CHECK(id.error().message ==
-        "spawn /bin/true: cwd " + s.cwd.string() + ": no such file or directory");
+        "spawn /bin/true: cwd " + s.cwd.string() + ": No such file or directory");
 }
 
 TEST_CASE_METHOD(RunnerFixture, "several handlers at once each get their own result", "[runner]") {
