@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include "common/log.hpp"
 #include "common/sys_error.hpp"
@@ -45,6 +46,7 @@ class FolderScan {
 
  private:
   void descend(int parent_fd, const std::string& rel, const std::string& name);
+  bool too_long(const std::string& rel) const;
 
   const std::filesystem::path& root_;
   bool recursive_;
@@ -70,7 +72,8 @@ Result<void> FolderScan::folder(int dir_fd, const std::string& rel) {
       return fail_errno("lstat", join_path(root_, join_rel(rel, entry.name)));
     }
     if (S_ISREG(st.st_mode)) {
-      files_.push_back(to_file_info(join_rel(rel, entry.name), st));
+      std::string file = join_rel(rel, entry.name);
+      if (!too_long(file)) files_.push_back(to_file_info(std::move(file), st));
     } else if (S_ISDIR(st.st_mode) && recursive_) {
       subfolders.push_back(entry.name);
     }
@@ -79,9 +82,25 @@ Result<void> FolderScan::folder(int dir_fd, const std::string& rel) {
   return {};
 }
 
+// Whatever the daemon does with a file after the scan goes through its full
+// path (the claim's rename, a handler's {path}), which the kernel refuses past
+// PATH_MAX. A file that deep could never be claimed, so it is not listed, and
+// a folder that deep is not entered: this also bounds how deep a hostile tree
+// can drive the scan's recursion.
+bool FolderScan::too_long(const std::string& rel) const {
+  return root_.native().size() + 1 + rel.size() >= PATH_MAX;
+}
+
 void FolderScan::descend(int parent_fd, const std::string& rel, const std::string& name) {
   const std::string child = join_rel(rel, name);
   if (skip_dir_ && skip_dir_(child)) return;
+  if (too_long(child)) {
+    // The first bytes name the branch well enough; the full path may be 4 KiB.
+    const std::string shown = join_path(root_, child).substr(0, 160) + "...";
+    logger()->warn("subfolder skipped in scan error={}",
+                   log::quote(sys_error("opendir", shown, ENAMETOOLONG).message));
+    return;
+  }
   UniqueFd fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     // Gone, or replaced by a file or a symlink since readdir: nothing to list.

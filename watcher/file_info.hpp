@@ -48,6 +48,9 @@ using SkipDir = std::function<bool(std::string_view rel_dir)>;
 // that does not exist (any more) yields no files. Below rel_dir, a subfolder
 // vanishing mid-scan is skipped silently and an unreadable one is skipped
 // with a warning in the log, so one bad subfolder never hides the rest.
+// Files and folders whose full path would reach PATH_MAX are left out (a
+// folder with a warning): nothing that deep could be claimed by path, and a
+// hostile tree cannot drive the walk deeper than that.
 // The root may itself be a symlink to a folder (an administrator's choice).
 Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
                                              std::string_view rel_dir, bool recursive,

@@ -108,6 +108,28 @@ bool Inbox::skip_dir(std::string_view rel_dir) const {
   return std::find(skip_rels_.begin(), skip_rels_.end(), rel_dir) != skip_rels_.end();
 }
 
+// The daemon's own folders inside the drop folder (spool, done, failed) can be
+// renamed by anyone who may write there, and replaced by a symlink that would
+// lead claimed or processed files out of the inbox. Every component between
+// the inbox and `dir` must be a real folder (a missing one is fine: it is
+// created as a real folder). Folders outside the inbox are the
+// administrator's choice and are not checked.
+Result<void> Inbox::check_own_folder(const fs::path& dir) const {
+  auto rel = dir.lexically_relative(config_.path);
+  if (rel.empty() || *rel.begin() == "..") return {};
+  auto path = config_.path;
+  for (const auto& part : rel) {
+    path /= part;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return {};
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+      return fail(path.string() + " is " + (S_ISLNK(st.st_mode) ? "a symlink" : "not a folder") +
+                  ": replaced by someone, not used");
+    }
+  }
+  return {};
+}
+
 fs::path Inbox::spool_dir() const {
   return config_.path / ".inboxd" / services_.instance_id / "spool";
 }
@@ -368,6 +390,11 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
       log_->warn("queue full inbox={} max_queue={}: files wait in the drop folder", config_.name,
                  config_.max_queue);
     }
+    backlog_until_ = mono_now() + config_.poll_interval;
+    return;
+  }
+  if (auto safe = check_own_folder(spool_dir()); !safe) {
+    log_->error("claims stopped inbox={} error={}", config_.name, quote(safe.error().message));
     backlog_until_ = mono_now() + config_.poll_interval;
     return;
   }
@@ -887,7 +914,9 @@ void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
   bool done = state == queue::JobState::kDone;
   std::optional<std::string> target;
   if (!done || config_.on_success == config::OnSuccess::kMove) {
-    auto dest = free_destination(done ? config_.done_dir : config_.failed_dir, job.rel, !done);
+    const auto& dir = done ? config_.done_dir : config_.failed_dir;
+    auto safe = check_own_folder(dir);
+    auto dest = safe ? free_destination(dir, job.rel, !done) : Result<fs::path>(fail(safe.error()));
     if (dest) {
       target = dest->string();
     } else {
@@ -988,7 +1017,8 @@ void Inbox::place_file(const queue::Job& job, const std::optional<std::string>& 
     if (moved) {
       final_path = fs::path(*target);
     } else {
-      auto retried = move_into(from, dest_dir, job.rel, !done);
+      auto safe = check_own_folder(dest_dir);
+      auto retried = safe ? move_into(from, dest_dir, job.rel, !done) : Result<fs::path>(fail(safe.error()));
       if (!retried) {
         log_->error("cannot move file {} to={} error={}", fields, quote(dest_dir.string()),
                     quote(retried.error().message));

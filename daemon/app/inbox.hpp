@@ -161,6 +161,7 @@ class Inbox {
   // Claiming.
   void claim_batch(const std::vector<watcher::FileInfo>& files);
   std::filesystem::path spool_dir() const;
+  Result<void> check_own_folder(const std::filesystem::path& dir) const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
   void adopt_orphans(const std::filesystem::path& dir);
