@@ -3,11 +3,14 @@
 // stop, 78 configuration error, 75 another instance holds the state directory,
 // 73 state directory or database cannot be created/opened, 1 anything else.
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -103,6 +106,11 @@ int main(int argc, char** argv) {
     return cli.exit(e) == 0 ? kExitOk : kExitConfig;
   }
 
+  // A closed fd 0-2 would be handed to the next file the daemon opens (the
+  // database, a socket), and stray writes to stderr would land in it.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) ::open("/dev/null", O_RDWR);
+  }
   // Handlers must inherit only fds 0-2, whatever our parent left open.
   inboxd::runner::mark_inherited_fds_cloexec();
   ::signal(SIGPIPE, SIG_IGN);
