@@ -173,6 +173,10 @@ void InotifyWatcher::on_readable() {
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno != EAGAIN) on_read_failure(-errno);
+      if (overflowed_) {
+        overflowed_ = false;
+        queued_.push_back(Event{EventKind::kOverflow, ""});
+      }
       deliver();
       return;
     }
@@ -202,9 +206,14 @@ void InotifyWatcher::on_read_failure(int err) {
 
 void InotifyWatcher::handle(int wd, std::uint32_t mask, std::string_view name) {
   if ((mask & IN_Q_OVERFLOW) != 0) {
+    // Reported once the queue is drained, not here: the kernel keeps one
+    // overflow record per instance, and while it still waits in the queue,
+    // further drops add no new one. Events read after it may therefore
+    // describe files whose later events were lost (a create without its
+    // close); the owner's rescan and reset must come after all of them.
     if (root_gone_) return;
     if (recursive_) rewatch_tree();
-    queued_.push_back(Event{EventKind::kOverflow, ""});
+    overflowed_ = true;
     return;
   }
   const auto it = dirs_.find(wd);

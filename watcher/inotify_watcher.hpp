@@ -6,8 +6,9 @@
 // first and then reported as kDirAdded so the owner scans it (files created
 // before the watch was added are found that way).
 //
-// Events are hints: an overflow (IN_Q_OVERFLOW) is reported as kOverflow and
-// the owner rescans everything; with `recursive` the watches are first
+// Events are hints: an overflow (IN_Q_OVERFLOW) is reported as kOverflow once
+// the queue has been read to its end (events after the overflow record may
+// also have lost their successors) and the owner rescans everything; with `recursive` the watches are first
 // brought back in line with the folders on disk (folder events may have been
 // among those lost). Running out of watches (ENOSPC from
 // inotify_add_watch) is reported as kWatchLimit with the folder's rel; the
@@ -127,6 +128,7 @@ class InotifyWatcher {
   std::vector<Event> queued_;
   int root_wd_ = -1;
   bool root_gone_ = false;
+  bool overflowed_ = false;  // an overflow was read; reported when the queue is drained
   std::unordered_map<int, std::string> dirs_;  // watch descriptor -> rel of the folder
 };
 
