@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -135,8 +136,19 @@ bool stderr_is_journal() {
   if (stream == nullptr) return false;
   struct stat st {};
   if (::fstat(STDERR_FILENO, &st) != 0) return false;
-  unsigned long long dev = 0, ino = 0;
-  if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  // "<device>:<inode>", both decimal; anything else is not the journal.
+  const std::string_view text(stream);
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
+  const char* end = text.data() + text.size();
+  unsigned long long dev = 0;
+  unsigned long long ino = 0;
+  const auto dev_parsed = std::from_chars(text.data(), text.data() + colon, dev);
+  const auto ino_parsed = std::from_chars(text.data() + colon + 1, end, ino);
+  if (dev_parsed.ec != std::errc() || dev_parsed.ptr != text.data() + colon ||
+      ino_parsed.ec != std::errc() || ino_parsed.ptr != end) {
+    return false;
+  }
   return dev == st.st_dev && ino == st.st_ino;
 }
 

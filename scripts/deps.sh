@@ -5,7 +5,8 @@ INBOXD_PACKAGES=(
   build-essential cmake pkg-config
   libuv1-dev libyaml-cpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libcli11-dev
-  systemd
+  systemd systemd-container
+  clang libclang-rt-14-dev
 )
 
 inboxd_install_deps() {

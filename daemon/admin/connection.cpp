@@ -85,7 +85,7 @@ void Connection::send(const std::string& line) {
     close();
     return;
   }
-  out.release();  // on_written owns it now
+  static_cast<void>(out.release());  // on_written owns it now
 }
 
 void Connection::consume(std::string_view data) {
@@ -186,6 +186,8 @@ void Connection::on_idle(uv_timer_t* timer) {
 }
 
 void Connection::on_written(uv_write_t* req, int status) {
+  // Frees the write when this callback returns, whatever happens below.
+  // cppcheck-suppress unreadVariable
   std::unique_ptr<Outgoing> out(static_cast<Outgoing*>(req->data));
   auto* self = static_cast<Connection*>(req->handle->data);
   if (self != nullptr && status < 0) self->close();

@@ -164,7 +164,7 @@ constexpr auto kTopKeys = std::to_array<TopKey>({
 
 constexpr auto kTopKeyNames = detail::key_names(kTopKeys);
 
-void apply_directory_defaults(ReadContext& ctx, TopDraft& top) {
+void apply_directory_defaults(const ReadContext& ctx, TopDraft& top) {
   Config& config = top.config;
   if (!top.state_dir) {
     std::string_view dir = ctx.env.state_directory ? detail::first_entry(*ctx.env.state_directory) : "";

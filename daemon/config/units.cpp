@@ -157,6 +157,12 @@ Verdict judge(std::string_view text, const UnitFamily<N>& family, std::uint64_t&
   }
   if (unit == nullptr && !family.bare_unit.empty()) {
     if (q.has_dot) return {Kind::kRejected, fmt::format("(missing unit; units: {})", family.listing)};
+    // `value` is what the suggestion would mean, so that a bare number too
+    // long in the suggested unit is reported as too long, not suggested.
+    const Unit* suggested = find_unit(family.units, family.bare_unit);
+    if (suggested != nullptr && amount_of(q, suggested->factor, value) == Amount::kOverflow) {
+      return {Kind::kTooLarge, {}};
+    }
     return {Kind::kRejected, fmt::format("(missing unit: try {}{})", q.whole, family.bare_unit)};
   }
   const std::uint64_t factor = unit == nullptr ? 1 : unit->factor;

@@ -48,6 +48,9 @@ TEST_CASE("a refused duration explains itself and suggests a spelling", "[config
       {"99999999999999999999s", R"("99999999999999999999s" is too long (the longest allowed is 36500d))"},
       {"9999999999999999d", R"("9999999999999999d" is too long (the longest allowed is 36500d))"},
       {"100000 days", R"("100000 days" is too long (the longest allowed is 36500d))"},
+      // A bare number is never suggested as a number of seconds too long to accept.
+      {"222222222222", R"("222222222222" is too long (the longest allowed is 36500d))"},
+      {"99999999999999999999", R"("99999999999999999999" is too long (the longest allowed is 36500d))"},
   }));
   CAPTURE(text);
   auto parsed = parse_duration(text);
