@@ -285,7 +285,7 @@ void InotifyWatcher::rewatch_tree() {
   // its current rel; a wd not seen in the walk belongs to a folder that is
   // gone or was moved out while events were lost.
   for (const auto& [wd, rel] : before) {
-    if (dirs_.count(wd) == 0) ::inotify_rm_watch(fd_.get(), wd);
+    if (!dirs_.contains(wd)) ::inotify_rm_watch(fd_.get(), wd);
   }
 }
 

@@ -26,7 +26,7 @@ T checked(Result<T> result) {
 }  // namespace
 
 Inbox& Application::inbox_named(const std::string& name) {
-  for (auto& inbox : inboxes_) {
+  for (const auto& inbox : inboxes_) {
     if (inbox->config().name == name) return *inbox;
   }
   throw AdminError(ErrorCode::kNotFound, "no inbox named " + log::quote(name));
@@ -209,7 +209,7 @@ std::string Application::metrics() {
 
 void Application::update_status_line() {
   service::StatusCounts c;
-  for (auto& inbox : inboxes_) {
+  for (const auto& inbox : inboxes_) {
     ++c.inboxes;
     auto state = inbox->state();
     c.paused += state == InboxState::kPaused;

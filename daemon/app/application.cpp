@@ -203,7 +203,7 @@ void Application::begin_stop(int signum) {
     inbox->stop_intake();
     running += inbox->running();
   }
-  for (auto& inbox : retiring_) running += inbox->running();
+  for (const auto& inbox : retiring_) running += inbox->running();
   log_->info("inboxd stopping signal={} running_handlers={} grace={}", runner::signal_name(signum),
              running, format_duration(config_.shutdown_grace));
   uv_timer_start(stop_timer_.get(), [](uv_timer_t* t) {
@@ -216,8 +216,8 @@ void Application::begin_stop(int signum) {
 // SIGKILL after kill_grace) and their jobs requeued without counting.
 void Application::on_stop_tick() {
   std::size_t running = 0;
-  for (auto& inbox : inboxes_) running += inbox->running();
-  for (auto& inbox : retiring_) running += inbox->running();
+  for (const auto& inbox : inboxes_) running += inbox->running();
+  for (const auto& inbox : retiring_) running += inbox->running();
   if (running == 0) {
     finish_stop();
     return;

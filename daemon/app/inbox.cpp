@@ -713,7 +713,7 @@ runner::HandlerSpec Inbox::handler_spec(const queue::Job& job, int attempt,
   spec.env.push_back("INBOXD_FILE=" + values.path);
   spec.env.push_back("INBOXD_NAME=" + values.name);
   spec.env.push_back("INBOXD_WORK_DIR=" + values.work_dir);
-  for (const auto& [key, value] : config_.env) spec.env.push_back(key + "=" + value);
+  for (const auto& [key, value] : config_.env) spec.env.push_back(fmt::format("{}={}", key, value));
   spec.cwd = work_dir;
   spec.timeout = config_.timeout;
   spec.kill_grace = config_.kill_grace;

@@ -96,9 +96,9 @@ class Inbox {
   // Applies a changed configuration with the same name, path and work
   // folders. Running handlers keep the settings they started with; watching
   // restarts if how the folder is watched changed.
-  void update_config(const config::InboxConfig& config);
-  // Whether `config` can be applied by update_config (else: replace the inbox).
-  bool can_update_to(const config::InboxConfig& config) const;
+  void update_config(const config::InboxConfig& next);
+  // Whether `next` can be applied by update_config (else: replace the inbox).
+  bool can_update_to(const config::InboxConfig& next) const;
 
   // Admin: stops a running job's handler (its group) and ends the job
   // `canceled`; a queued or waiting job is canceled at once. Returns false
