@@ -243,3 +243,14 @@ quantiles_json() {
       print "]}"
     }' "$1"
 }
+
+# Median wall time in ms of N runs of `inboxctl --socket SOCKET --json status`.
+status_median_ms() {
+  local ctl=$1 socket=$2 n=$3 i t0 t1
+  for ((i = 0; i < n; i++)); do
+    t0=$(now_us)
+    "$ctl" --socket "$socket" --json status >/dev/null || return 1
+    t1=$(now_us)
+    echo $((t1 - t0))
+  done | sort -n | awk '{v[NR] = $1} END {printf "%.2f", v[int((NR + 1) / 2)] / 1000}'
+}
