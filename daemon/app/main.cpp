@@ -88,9 +88,7 @@ int run_daemon(inboxd::config::Config config) {
   return code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   Options options;
   options.config_file = default_config_file();
   CLI::App cli{"inboxd: drop-folder processing daemon"};
@@ -142,4 +140,19 @@ int main(int argc, char** argv) {
     log->critical("fatal: {}", e.what());
     return kExitOther;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing may escape main: a failure while setting up (say, memory) is
+  // reported and ends with status 1 rather than std::terminate.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "inboxd: fatal: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "inboxd: fatal: unknown error\n");
+  }
+  return kExitOther;
 }

@@ -1,5 +1,6 @@
 #include "daemon/inboxctl/text.hpp"
 
+#include <charconv>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -98,19 +99,29 @@ std::size_t display_width(std::string_view text) {
 }
 
 std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  std::string copy(text);
-  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &day, &hour, &minute,
-                  &second) != 6) {
+  // The daemon writes "2026-11-23T05:30:18.029Z": fixed positions up to the
+  // seconds, whatever follows them.
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':') {
     return std::nullopt;
   }
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
+  auto field = [text](std::size_t at, std::size_t length) -> std::optional<int> {
+    int value = 0;
+    const char* end = text.data() + at + length;
+    auto [stop, ec] = std::from_chars(text.data() + at, end, value);
+    if (ec != std::errc{} || stop != end) return std::nullopt;
+    return value;
+  };
+  auto year = field(0, 4), month = field(5, 2), day = field(8, 2);
+  auto hour = field(11, 2), minute = field(14, 2), second = field(17, 2);
+  if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = *year - 1900;
+  tm.tm_mon = *month - 1;
+  tm.tm_mday = *day;
+  tm.tm_hour = *hour;
+  tm.tm_min = *minute;
+  tm.tm_sec = *second;
   return static_cast<std::int64_t>(::timegm(&tm));
 }
 

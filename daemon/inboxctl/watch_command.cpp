@@ -95,7 +95,7 @@ std::string clip(const std::string& line, std::size_t width) {
     auto c = static_cast<unsigned char>(ch);
     if (in_escape || c == 0x1B) {
       out += ch;
-      in_escape = c == 0x1B || c != 'm';
+      in_escape = c != 'm';  // ESC starts a sequence, 'm' ends ours
       continue;
     }
     bool starts_char = (c & 0xC0) != 0x80;
