@@ -9,6 +9,7 @@
 #include "common/log.hpp"
 #include "common/sys_error.hpp"
 #include "common/unique_fd.hpp"
+#include "daemon/app/outcome.hpp"
 
 namespace inboxd::app {
 
@@ -17,15 +18,9 @@ Result<void> replace_file(const std::filesystem::path& file, std::string_view te
   tmp += ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd.valid()) return fail_errno("open", tmp.string());
-  while (!text.empty()) {
-    auto n = ::write(fd.get(), text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto err = fail_errno("write", tmp.string());
-      ::unlink(tmp.c_str());
-      return err;
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
+  if (auto ok = write_all(fd.get(), text, tmp); !ok) {
+    ::unlink(tmp.c_str());
+    return ok;
   }
   ::fchmod(fd.get(), 0644);  // whatever the umask: the collector runs as another user
   if (::rename(tmp.c_str(), file.c_str()) != 0) {

@@ -177,16 +177,33 @@ std::string format_error_report(const queue::Job& job, const std::vector<queue::
   return out;
 }
 
-Result<void> write_new_file(const fs::path& file, std::string_view text) {
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd.valid()) return fail_errno("create", file.string());
-  std::size_t done = 0;
-  while (done < text.size()) {
-    auto n = ::write(fd.get(), text.data() + done, text.size() - done);
+Result<void> write_all(int fd, std::string_view text, const fs::path& file) {
+  while (!text.empty()) {
+    auto n = ::write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail_errno("write", file.string());
-    done += static_cast<std::size_t>(n);
+    text.remove_prefix(static_cast<std::size_t>(n));
   }
+  return {};
+}
+
+// The report appears complete or not at all: it is written to an unnamed
+// file in the same folder (O_TMPFILE), fsynced, then given its name with
+// linkat, which fails rather than replace an existing file. Filesystems
+// without O_TMPFILE (some network ones) get an exclusive create and write.
+Result<void> write_new_file(const fs::path& file, std::string_view text) {
+  auto dir = file.parent_path();
+  UniqueFd tmp(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+  if (tmp.valid()) {
+    if (auto ok = write_all(tmp.get(), text, file); !ok) return ok;
+    if (::fsync(tmp.get()) != 0) return fail_errno("fsync", file.string());
+    auto proc = "/proc/self/fd/" + std::to_string(tmp.get());
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, file.c_str(), AT_SYMLINK_FOLLOW) == 0) return {};
+    if (errno == EEXIST) return fail_errno("create", file.string());
+  }
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd.valid()) return fail_errno("create", file.string());
+  if (auto ok = write_all(fd.get(), text, file); !ok) return ok;
   if (::fsync(fd.get()) != 0) return fail_errno("fsync", file.string());
   return {};
 }

@@ -41,7 +41,10 @@ Result<std::filesystem::path> move_into(const std::filesystem::path& from,
 std::string format_error_report(const queue::Job& job, const std::vector<queue::Attempt>& attempts,
                                 std::string_view reason);
 
-// Writes `text` to `file` only if it does not exist yet (O_EXCL), fsynced.
+// Writes `text` to `file` only if it does not exist yet, fsynced; readers
+// see the whole file or none (where the filesystem has O_TMPFILE).
 Result<void> write_new_file(const std::filesystem::path& file, std::string_view text);
+// write(2) until all of `text` is written; errors name `file`.
+Result<void> write_all(int fd, std::string_view text, const std::filesystem::path& file);
 
 }  // namespace inboxd::app
