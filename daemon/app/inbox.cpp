@@ -32,7 +32,7 @@ constexpr auto kOverflowNotice = std::chrono::seconds(60);
 
 // A full scan slower than this marks the watch degraded (in poll mode: also
 // slower than half of poll_interval).
-constexpr auto kSlowScan = std::chrono::seconds(5);
+constexpr Millis kSlowScan{5000};
 
 std::string describe(const runner::HandlerResult& r, Millis timeout) {
   if (r.timed_out) {
@@ -85,16 +85,19 @@ Inbox::~Inbox() {
 
 std::string_view Inbox::watch_mode() const { return use_inotify_ ? "inotify" : "poll"; }
 
+bool Inbox::overflow_recent() const {
+  return overflow_at_ != MonoTime{} && mono_now() - overflow_at_ < kOverflowNotice;
+}
+
 std::string_view Inbox::watch_health() const {
-  bool overflowed = overflow_at_ != MonoTime{} && mono_now() - overflow_at_ < kOverflowNotice;
-  return watch_limit_note_.empty() && scan_note_.empty() && !overflowed ? "ok" : "degraded";
+  return watch_limit_note_.empty() && scan_note_.empty() && !overflow_recent() ? "ok" : "degraded";
 }
 
 std::string Inbox::watch_note() const {
   std::vector<std::string> notes;
   if (!watch_limit_note_.empty()) notes.push_back(watch_limit_note_);
   if (!scan_note_.empty()) notes.push_back(scan_note_);
-  if (overflow_at_ != MonoTime{} && mono_now() - overflow_at_ < kOverflowNotice) {
+  if (overflow_recent()) {
     auto ago = std::chrono::duration_cast<Millis>(mono_now() - overflow_at_);
     notes.push_back("inotify queue overflowed " + format_duration(ago) + " ago; rescanned");
   }
@@ -304,8 +307,7 @@ void Inbox::scan(std::string_view rel_dir) {
 // quick again; each change is logged once.
 void Inbox::note_scan(const std::optional<Error>& error, MonoClock::duration took,
                       std::size_t files) {
-  auto limit = std::chrono::duration_cast<MonoClock::duration>(kSlowScan);
-  if (!use_inotify_) limit = std::min(limit, std::chrono::duration_cast<MonoClock::duration>(config_.poll_interval / 2));
+  auto limit = use_inotify_ ? kSlowScan : std::min(kSlowScan, config_.poll_interval / 2);
   std::string note;
   if (error) {
     note = "scan failed: " + error->message;
@@ -416,8 +418,8 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     auto id = (*ids)[i];
     auto target = spool_path(id, claims[i].name);
     auto from = config_.path / claims[i].rel;
-    ::mkdir(target.parent_path().c_str(), 0700);
-    if (::rename(from.c_str(), target.c_str()) == 0) {
+    auto moved = move_into_spool(from, target);
+    if (moved) {
       results.push_back({id, target.string()});
       // The name may have been swapped for something else since it was
       // examined (a symlink to a secret, a FIFO): the rename moved that
@@ -428,22 +430,13 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
       }
       continue;
     }
-    int err = errno;
-    ::rmdir(target.parent_path().c_str());
     results.push_back({id, std::nullopt});
-    if (err != ENOENT) {
+    if (moved.error().code != ENOENT) {
       log_->warn("claim failed inbox={} file={} error={}", config_.name, quote(claims[i].rel),
-                 quote(sys_error("rename", from.string(), err).message));
+                 quote(moved.error().message));
     }
   }
-  // Until finish_claims is written the renamed files are `claiming` jobs:
-  // never runnable, and found again by recover_claims after a crash.
-  auto finished = services_.store->finish_claims(results, wall_now_ms());
-  if (!finished) {
-    state_write_failed(finished.error(), [this, results] {
-      return services_.store->finish_claims(results, wall_now_ms());
-    });
-  }
+  bool finished = confirm_claims(results);
   for (std::size_t i = 0; i < claims.size(); ++i) {
     settle_.forget(claims[i].rel);
     if (!results[i].spool_path || !finished) continue;
@@ -516,6 +509,28 @@ void Inbox::recover_claims() {
   }
 }
 
+// Step 2 of a claim: the rename into spool/<job id>/<name> (its folder made
+// first, removed again if the rename fails). Errors carry errno as code.
+Result<void> Inbox::move_into_spool(const fs::path& from, const fs::path& target) {
+  ::mkdir(target.parent_path().c_str(), 0700);
+  if (::rename(from.c_str(), target.c_str()) == 0) return {};
+  int err = errno;
+  ::rmdir(target.parent_path().c_str());
+  return fail_errno("rename", from.string(), err);
+}
+
+// Step 3 of a claim. Until it is written the renamed files are `claiming`
+// jobs: never runnable, and found again by recover_claims after a crash;
+// on a failing state disk it is written again later.
+bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results) {
+  auto finished = services_.store->finish_claims(results, wall_now_ms());
+  if (finished) return true;
+  state_write_failed(finished.error(), [this, results = std::move(results)] {
+    return services_.store->finish_claims(results, wall_now_ms());
+  });
+  return false;
+}
+
 // Files in a spool folder that no job owns (e.g. the database was replaced by
 // an older copy): each gets a new job, so it is processed, not forgotten.
 void Inbox::adopt_orphans(const fs::path& dir) {
@@ -532,14 +547,8 @@ void Inbox::adopt_orphans(const fs::path& dir) {
     }
     auto id = ids->front();
     auto target = spool_path(id, name);
-    ::mkdir(target.parent_path().c_str(), 0700);
-    bool moved = ::rename(entry.path().c_str(), target.c_str()) == 0;
-    queue::QueueStore::ClaimResult result{id, moved ? std::optional(target.string()) : std::nullopt};
-    if (auto ok = services_.store->finish_claims({&result, 1}, wall_now_ms()); !ok) {
-      state_write_failed(ok.error(), [this, result] {
-        return services_.store->finish_claims({&result, 1}, wall_now_ms());
-      });
-    }
+    bool moved = static_cast<bool>(move_into_spool(entry.path(), target));
+    confirm_claims({{id, moved ? std::optional(target.string()) : std::nullopt}});
     log_->warn("spooled file without a job adopted id={} inbox={} file={}", id, config_.name,
                quote(entry.path().string()));
   }

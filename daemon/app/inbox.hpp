@@ -152,6 +152,7 @@ class Inbox {
   void start_watching();
   void on_event(const watcher::Event& event);
   void scan(std::string_view rel_dir);
+  bool overflow_recent() const;  // within kOverflowNotice of the last overflow
   void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
   void observe_closed(const std::string& rel);
   void arm_settle_timer();
@@ -165,6 +166,8 @@ class Inbox {
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
   void adopt_orphans(const std::filesystem::path& dir);
+  Result<void> move_into_spool(const std::filesystem::path& from, const std::filesystem::path& target);
+  bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results);
   void fail_too_large(const queue::Job& job);
 
   // Running.

@@ -63,7 +63,6 @@ std::map<std::string, int> job_states(const fs::path& db_file, std::string* inte
   REQUIRE(sqlite3_exec(db, "SELECT state, count(*) FROM jobs GROUP BY state", each_row, &states,
                        nullptr) == SQLITE_OK);
   if (integrity != nullptr) {
-    std::map<std::string, int> result;
     auto first = [](void* out, int, char** values, char**) {
       *static_cast<std::string*>(out) = values[0];
       return 0;
