@@ -25,25 +25,6 @@ namespace {
 
 std::string count_handler() { return DaemonFixture::fixture("count-handler"); }
 
-// One handler run per line of records/runs: pid, job id, file name.
-struct Run {
-  pid_t pid = 0;
-  std::string name;
-};
-
-std::vector<Run> runs(const DaemonFixture& d) {
-  std::vector<Run> found;
-  std::istringstream lines(DaemonFixture::read_file(d.records() / "runs"));
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    Run run;
-    std::string job;
-    fields >> run.pid >> job >> run.name;
-    found.push_back(run);
-  }
-  return found;
-}
-
 // A recorded handler is still alive only if its pid now runs the handler
 // script (a pid may have been reused by something else meanwhile).
 bool handler_alive(pid_t pid) {
@@ -103,7 +84,7 @@ TEST_CASE("a run of 500 files survives ten SIGKILLs: each file done once, no lef
   REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == kFiles; }, 300s));
   REQUIRE(d.stop() == 0);
 
-  auto all = runs(d);
+  auto all = d.handler_runs();
   std::map<std::string, int> per_file;
   int alive = 0;
   for (const auto& run : all) {

@@ -165,6 +165,18 @@ std::vector<std::string> DaemonFixture::files_in(const fs::path& dir) {
   return names;
 }
 
+std::vector<DaemonFixture::HandlerRun> DaemonFixture::handler_runs() const {
+  std::vector<HandlerRun> runs;
+  std::istringstream lines(read_file(records() / "runs"));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    HandlerRun run;
+    fields >> run.pid >> run.job >> run.name;
+    runs.push_back(run);
+  }
+  return runs;
+}
+
 bool DaemonFixture::wait_until(const std::function<bool()>& condition,
                                std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -62,6 +62,14 @@ class DaemonFixture {
 
   // Regular files directly in a folder, by name (bytes).
   static std::vector<std::string> files_in(const fs::path& dir);
+  // One line of records/runs, as count-handler appends it per run.
+  struct HandlerRun {
+    pid_t pid = 0;
+    std::string job;
+    std::string name;
+  };
+  // Every handler run recorded in records/runs, in order.
+  std::vector<HandlerRun> handler_runs() const;
   // Polls `condition` every 20 ms until it holds or `timeout` passes.
   static bool wait_until(const std::function<bool()>& condition,
                          std::chrono::milliseconds timeout = 20s);

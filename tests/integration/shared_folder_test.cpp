@@ -32,16 +32,10 @@ void share_inbox(DaemonFixture& first, DaemonFixture& second, const std::string&
   second.write_config(yaml.str());
 }
 
-// Handler runs per file name, from records/runs ("<pid> <job> <name>").
+// Handler runs per file name.
 std::map<std::string, int> runs_per_file(const DaemonFixture& d) {
   std::map<std::string, int> runs;
-  std::istringstream lines(DaemonFixture::read_file(d.records() / "runs"));
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::string pid, job, name;
-    fields >> pid >> job >> name;
-    ++runs[name];
-  }
+  for (const auto& run : d.handler_runs()) ++runs[run.name];
   return runs;
 }
 
