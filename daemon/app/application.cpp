@@ -68,7 +68,7 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
     uv_signal_init(loop_, sig);
     sig->data = this;
   }
-  for (auto* timer : {stop_timer_.get(), retire_timer_.get(), status_timer_.get()}) {
+  for (auto* timer : {stop_timer_.get(), retire_timer_.get(), status_timer_.get(), ready_timer_.get()}) {
     uv_timer_init(loop_, timer);
     timer->data = this;
   }
@@ -134,12 +134,29 @@ int Application::run() {
     }, 2000, 2000);
     uv_unref(reinterpret_cast<uv_handle_t*>(status_timer_.get()));
   }
+  ready_since_ = mono_now();
+  uv_timer_start(ready_timer_.get(), [](uv_timer_t* t) {
+    auto* self = static_cast<Application*>(t->data);
+    guarded(*self->log_, "ready", [self] { self->check_ready(); });
+  }, 0, 5);
+  uv_run(loop_, UV_RUN_DEFAULT);
+  return 0;
+}
+
+// Ready once every inbox has been opened once (or found unavailable), so a
+// file dropped right after READY=1 is watched for; a share that hangs at
+// start delays readiness by kReadyWait at most.
+void Application::check_ready() {
+  bool opened = std::all_of(inboxes_.begin(), inboxes_.end(),
+                            [](const auto& inbox) { return inbox->opened_once(); });
+  if (!opened && mono_now() - ready_since_ < kReadyWait) return;
+  uv_timer_stop(ready_timer_.get());
+  ready_timer_.close();
+  if (stopping_) return;
+  metrics_file_.set_path(config_.metrics_file);  // first written now, before anyone is told
   notifier_.ready();
   log_->info("inboxd ready run={} inboxes={} socket={}", run_id_, inboxes_.size(),
              log::quote(config_.socket.string()));
-  metrics_file_.set_path(config_.metrics_file);
-  uv_run(loop_, UV_RUN_DEFAULT);
-  return 0;
 }
 
 // Jobs left `running` by a previous process: their handlers are killed first
@@ -212,17 +229,24 @@ void Application::begin_stop(int signum) {
   }, 0, 20);
 }
 
-// Waits for running handlers; after shutdown_grace they are stopped (SIGTERM,
-// SIGKILL after kill_grace) and their jobs requeued without counting.
+// Waits for running handlers and the folder work that records their
+// outcomes (but not for a call stuck on a hung share); after shutdown_grace
+// handlers are stopped (SIGTERM, SIGKILL after kill_grace) and their jobs
+// requeued without counting.
 void Application::on_stop_tick() {
   std::size_t running = 0;
-  for (const auto& inbox : inboxes_) running += inbox->running();
-  for (const auto& inbox : retiring_) running += inbox->running();
-  if (running == 0) {
+  bool settled = true;
+  for (const auto* group : {&inboxes_, &retiring_}) {
+    for (const auto& inbox : *group) {
+      running += inbox->running();
+      settled = settled && inbox->settled();
+    }
+  }
+  if (settled) {
     finish_stop();
     return;
   }
-  if (!handlers_signalled_ && mono_now() - stop_started_ >= config_.shutdown_grace) {
+  if (running > 0 && !handlers_signalled_ && mono_now() - stop_started_ >= config_.shutdown_grace) {
     log_->warn("shutdown grace over: stopping {} running handlers", running);
     for (auto& inbox : inboxes_) inbox->stop_handlers(inbox->config().kill_grace);
     for (auto& inbox : retiring_) inbox->stop_handlers(inbox->config().kill_grace);
@@ -255,6 +279,7 @@ void Application::finish_stop() {
   sigint_.close();
   sighup_.close();
   stop_timer_.close();
+  ready_timer_.close();
 }
 
 // Passes once the database takes a write again and every outcome kept in
@@ -354,7 +379,7 @@ void Application::retire(std::unique_ptr<Inbox> inbox) {
     auto* self = static_cast<Application*>(t->data);
     guarded(*self->log_, "retire", [self] {
       std::erase_if(self->retiring_, [](const auto& old) {
-        return old->running() == 0 && !old->has_deferred();
+        return old->settled() && !old->has_deferred();
       });
       if (self->retiring_.empty()) uv_timer_stop(self->retire_timer_.get());
     });

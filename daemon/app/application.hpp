@@ -59,6 +59,7 @@ class Application final : public admin::Backend {
   Inbox* inbox_of(const queue::Job& job);
   queue::Job existing_job(std::int64_t id);
   void update_status_line();
+  void check_ready();
   void recover_interrupted_jobs();
   void begin_stop(int signum);
   void on_stop_tick();
@@ -91,6 +92,9 @@ class Application final : public admin::Backend {
   service::WatchdogTimer watchdog_{loop_, notifier_};
   std::unique_ptr<admin::AdminServer> admin_;
   UvHandle<uv_timer_t> status_timer_;
+  UvHandle<uv_timer_t> ready_timer_;  // until every inbox was opened once
+  MonoTime ready_since_{};
+  static constexpr auto kReadyWait = std::chrono::seconds(5);
   MetricsFile metrics_file_{loop_, [this] { return metrics(); }};
   bool handlers_signalled_ = false;
 };

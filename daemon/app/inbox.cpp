@@ -1,6 +1,5 @@
 #include "daemon/app/inbox.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using log::quote;
 
-// Files claimed per transaction pair; larger bursts take several loop turns so
+// Files claimed per transaction pair; larger bursts take several rounds so
 // the loop stays responsive.
 constexpr std::size_t kClaimBatch = 1000;
 
@@ -33,6 +32,10 @@ constexpr auto kOverflowNotice = std::chrono::seconds(60);
 // A full scan slower than this marks the watch degraded (in poll mode: also
 // slower than half of poll_interval).
 constexpr Millis kSlowScan{5000};
+
+// A folder call that has not returned for this long makes the inbox
+// `unavailable` ("not responding since ..."): a hung share, not a slow one.
+constexpr auto kNotResponding = std::chrono::seconds(10);
 
 std::string describe(const runner::HandlerResult& r, Millis timeout) {
   if (r.timed_out) {
@@ -63,9 +66,10 @@ Inbox::Inbox(Services& services, config::InboxConfig config)
       log_(log::get("inbox")),
       filter_(config_.include, config_.exclude),
       settle_(config_.settle),
-      breaker_(config_.error_threshold) {
-  for (auto* timer :
-       {settle_timer_.get(), scan_timer_.get(), retry_timer_.get(), breaker_timer_.get()}) {
+      breaker_(config_.error_threshold),
+      worker_(services_.loop, log_) {
+  for (auto* timer : {settle_timer_.get(), scan_timer_.get(), retry_timer_.get(),
+                      breaker_timer_.get(), health_timer_.get()}) {
     uv_timer_init(services_.loop, timer);
     timer->data = this;
   }
@@ -90,11 +94,18 @@ bool Inbox::overflow_recent() const {
 }
 
 std::string_view Inbox::watch_health() const {
-  return watch_limit_note_.empty() && scan_note_.empty() && !overflow_recent() ? "ok" : "degraded";
+  bool ok = available_ && !stuck_ && watch_limit_note_.empty() && scan_note_.empty() &&
+            !overflow_recent();
+  return ok ? "ok" : "degraded";
 }
 
 std::string Inbox::watch_note() const {
   std::vector<std::string> notes;
+  if (stuck_) {
+    notes.push_back(fmt::format("not responding since {}: {}", format_rfc3339(stuck_->since_wall),
+                                stuck_->what));
+  }
+  if (!available_ && !unavailable_note_.empty()) notes.push_back(unavailable_note_);
   if (!watch_limit_note_.empty()) notes.push_back(watch_limit_note_);
   if (!scan_note_.empty()) notes.push_back(scan_note_);
   if (overflow_recent()) {
@@ -111,28 +122,6 @@ bool Inbox::skip_dir(std::string_view rel_dir) const {
   return std::find(skip_rels_.begin(), skip_rels_.end(), rel_dir) != skip_rels_.end();
 }
 
-// The daemon's own folders inside the drop folder (spool, done, failed) can be
-// renamed by anyone who may write there, and replaced by a symlink that would
-// lead claimed or processed files out of the inbox. Every component between
-// the inbox and `dir` must be a real folder (a missing one is fine: it is
-// created as a real folder). Folders outside the inbox are the
-// administrator's choice and are not checked.
-Result<void> Inbox::check_own_folder(const fs::path& dir) const {
-  auto rel = dir.lexically_relative(config_.path);
-  if (rel.empty() || *rel.begin() == "..") return {};
-  auto path = config_.path;
-  for (const auto& part : rel) {
-    path /= part;
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) return {};
-    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-      return fail(path.string() + " is " + (S_ISLNK(st.st_mode) ? "a symlink" : "not a folder") +
-                  ": replaced by someone, not used");
-    }
-  }
-  return {};
-}
-
 fs::path Inbox::spool_dir() const {
   return config_.path / ".inboxd" / services_.instance_id / "spool";
 }
@@ -141,12 +130,91 @@ fs::path Inbox::spool_path(std::int64_t job_id, std::string_view name) const {
   return spool_dir() / std::to_string(job_id) / std::string(name);
 }
 
+bool Inbox::settled() const {
+  return running_.empty() && starting_.empty() && (worker_.idle() || stuck_.has_value());
+}
+
+// --- Folder work ----------------------------------------------------------
+
+template <class T>
+void Inbox::post(std::string what, std::function<T()> work, std::function<void(T)> done) {
+  worker_.post<T>(std::move(what), std::move(work), [this, done = std::move(done)](T result) {
+    bool was_stuck = stuck_.has_value();
+    stuck_.reset();
+    done(std::move(result));
+    if (was_stuck) {
+      log_->info("inbox responding again inbox={}", config_.name);
+      reopen();
+    }
+  });
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(health_timer_.get())) == 0) {
+    uv_timer_start(health_timer_.get(), [](uv_timer_t* t) {
+      auto* self = static_cast<Inbox*>(t->data);
+      guarded(*self->log_, "inbox health", [self] { self->check_responding(); });
+    }, 1000, 1000);
+  }
+}
+
+// Runs every second while folder work is pending: a call that has not
+// returned for kNotResponding makes the inbox unavailable until it does.
+void Inbox::check_responding() {
+  if (worker_.idle()) {
+    uv_timer_stop(health_timer_.get());
+    return;
+  }
+  auto busy = worker_.current();
+  if (stuck_ || !busy || mono_now() - busy->since < kNotResponding) return;
+  stuck_ = busy;
+  log_->error("inbox not responding inbox={} since={} call={}: its share may hang; other inboxes "
+              "go on",
+              config_.name, format_rfc3339(busy->since_wall), quote(busy->what));
+  publish_state();
+}
+
+// Watches and opens the folder again from scratch (after it hung, vanished
+// or lost its spool): nothing seen before is trusted.
+void Inbox::reopen() {
+  if (inotify_) inotify_->close();
+  inotify_.reset();
+  uv_timer_stop(scan_timer_.get());
+  available_ = false;
+  publish_state();
+  start();
+}
+
 // --- Start-up and watching ------------------------------------------------
 
+// Checks the drop folder and creates the daemon's own folders in it (on the
+// folder thread). A missing or unreadable path, or a share that is not
+// mounted, makes the inbox `unavailable`; it is tried again every
+// poll_interval.
 void Inbox::start() {
+  if (intake_stopped_ || opening_) return;
+  opening_ = true;
+  auto marker_key = "opened:" + config_.path.string();
+  auto opened_before = services_.store->meta(marker_key);
+  bool first_open = opened_before && !*opened_before;
+  OpenRequest request{config_.path, {spool_dir(), config_.done_dir, config_.failed_dir}, spool_dir(),
+                      opened_before && *opened_before};
+  post<OpenResult>("open " + config_.path.string(),
+                   [request] { return open_drop_folder(request); },
+                   [this, marker_key, first_open](OpenResult opened) {
+                     opening_ = false;
+                     on_opened(opened, marker_key, first_open);
+                   });
+}
+
+void Inbox::on_opened(const OpenResult& opened, const std::string& marker_key, bool first_open) {
+  opened_once_ = true;
   if (intake_stopped_) return;
-  if (!try_open()) {
+  if (opened.error) {
+    if (available_ || !published_state_ || unavailable_note_ != *opened.error) {
+      log_->warn("inbox unavailable inbox={} path={} error={} retry_in={}", config_.name,
+                 quote(config_.path.string()), quote(*opened.error),
+                 format_duration(config_.poll_interval));
+    }
     available_ = false;
+    unavailable_note_ = *opened.error;
     publish_state();
     uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
       auto* self = static_cast<Inbox*>(t->data);
@@ -154,56 +222,29 @@ void Inbox::start() {
     }, static_cast<std::uint64_t>(config_.poll_interval.count()), 0);
     return;
   }
+  if (first_open) (void)services_.store->set_meta(marker_key, "1");
+  filesystem_ = opened.filesystem;
   available_ = true;
+  unavailable_note_.clear();
   publish_state();
-  log_->info("inbox available inbox={} path={} watch={}", config_.name, quote(config_.path.string()),
-             watch_mode());
+  log_->info("inbox available inbox={} path={}", config_.name, quote(config_.path.string()));
+  start_watching();
   recover_claims();
   pump();
-}
-
-// Checks the drop folder and creates the daemon's own folders in it. Never
-// creates the inbox path itself: a missing mount must not be papered over.
-bool Inbox::try_open() {
-  struct stat st {};
-  if (::stat(config_.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
-      ::access(config_.path.c_str(), R_OK | W_OK | X_OK) != 0) {
-    auto err = errno;
-    if (available_ || !published_state_) {
-      log_->warn("inbox unavailable inbox={} path={} error={} retry_in={}", config_.name,
-                 quote(config_.path.string()),
-                 quote(S_ISDIR(st.st_mode) || err != 0 ? errno_text(err) : "not a directory"),
-                 format_duration(config_.poll_interval));
-    }
-    return false;
-  }
-  for (const auto& dir : {spool_dir(), config_.done_dir, config_.failed_dir}) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-      log_->error("inbox unavailable inbox={} mkdir {}: {}", config_.name, quote(dir.string()),
-                  ec.message());
-      return false;
-    }
-  }
-  ::chmod(spool_dir().c_str(), 0700);
-  start_watching();
-  return true;
 }
 
 void Inbox::start_watching() {
   // watch: auto polls shared filesystems (network, cluster, FUSE): inotify
   // never hears of a file another host wrote there.
-  auto filesystem = watcher::filesystem_of(config_.path);
-  bool shared = filesystem && filesystem->shared;
+  bool shared = filesystem_ && filesystem_->shared;
   use_inotify_ = watch_limit_note_.empty() &&
                  (config_.watch == config::WatchMode::kInotify ||
                   (config_.watch == config::WatchMode::kAuto && !shared));
   watch_note_.clear();
-  if (filesystem && config_.watch == config::WatchMode::kAuto) {
-    watch_note_ = shared ? filesystem->describe() + ": other hosts' writes are invisible to inotify; "
+  if (filesystem_ && config_.watch == config::WatchMode::kAuto) {
+    watch_note_ = shared ? filesystem_->describe() + ": other hosts' writes are invisible to inotify; "
                                "polling every " + format_duration(config_.poll_interval)
-                         : filesystem->describe() + ": inotify";
+                         : filesystem_->describe() + ": inotify";
     log_->info("inbox watch chosen inbox={} watch={} reason={}", config_.name,
                use_inotify_ ? "inotify" : "poll", quote(watch_note_));
     if (!shared) watch_note_.clear();  // the ordinary case needs no note in status
@@ -237,12 +278,14 @@ void Inbox::on_event(const watcher::Event& event) {
   auto now = mono_now();
   switch (event.kind) {
     case watcher::EventKind::kWriting:
+      closing_.erase(event.rel);
       if (filter_.accepts(watcher::name_of(event.rel))) settle_.note_writing(event.rel, now);
       break;
     case watcher::EventKind::kClosed:
       observe_closed(event.rel);
       break;
     case watcher::EventKind::kRemoved:
+      closing_.erase(event.rel);
       settle_.forget(event.rel);
       break;
     case watcher::EventKind::kDirAdded:
@@ -252,6 +295,7 @@ void Inbox::on_event(const watcher::Event& event) {
       log_->warn("inotify queue overflow inbox={}: rescanning", config_.name);
       ++metrics_.overflows;
       overflow_at_ = now;
+      closing_.clear();
       settle_.reset_writers(now);
       scan("");
       break;
@@ -267,37 +311,76 @@ void Inbox::on_event(const watcher::Event& event) {
       break;
     case watcher::EventKind::kRootGone:
       log_->warn("inbox folder gone inbox={} path={}", config_.name, quote(config_.path.string()));
-      if (inotify_) inotify_->close();
-      inotify_.reset();
-      uv_timer_stop(scan_timer_.get());
-      available_ = false;
-      start();
+      reopen();
       return;
   }
   arm_settle_timer();
 }
 
+// A writer closed the file: its settle clock starts from a fresh stat, taken
+// on the folder thread together with the other closes that came meanwhile.
 void Inbox::observe_closed(const std::string& rel) {
   if (!filter_.accepts(watcher::name_of(rel))) return;
-  auto info = watcher::stat_entry(config_.path, rel);
-  if (info && *info) {
-    settle_.note_closed(**info, mono_now());
-  } else {
-    settle_.forget(rel);
-  }
+  ++closing_[rel];
+  closed_.push_back(rel);
+  stat_closed();
 }
 
-void Inbox::scan(std::string_view rel_dir) {
-  if (intake_stopped_) return;
-  if (rel_dir.empty()) ++metrics_.rescans;
-  auto started = mono_now();
-  auto files = watcher::scan_directory(config_.path, rel_dir, config_.recursive,
-                                       [this](std::string_view rel) { return skip_dir(rel); });
+void Inbox::stat_closed() {
+  if (stating_closed_ || closed_.empty()) return;
+  stating_closed_ = true;
+  post<StatResults>("stat " + config_.path.string(),
+                    [root = config_.path, rels = std::exchange(closed_, {})] {
+                      return stat_files(root, rels);
+                    },
+                    [this](StatResults stats) {
+                      stating_closed_ = false;
+                      auto now = mono_now();
+                      for (const auto& [rel, info] : stats) {
+                        auto it = closing_.find(rel);
+                        if (it == closing_.end()) continue;  // written again or removed since
+                        if (--it->second == 0) closing_.erase(it);
+                        if (info) {
+                          settle_.note_closed(*info, now);
+                        } else {
+                          settle_.forget(rel);
+                        }
+                      }
+                      arm_settle_timer();
+                      stat_closed();
+                    });
+}
+
+// At most one full scan runs at a time; one asked for meanwhile runs after
+// it (its files may have changed after the running scan passed them).
+void Inbox::scan(const std::string& rel_dir) {
+  if (intake_stopped_ || !available_) return;
+  bool full = rel_dir.empty();
+  if (full) {
+    if (scanning_) {
+      rescan_wanted_ = true;
+      return;
+    }
+    scanning_ = true;
+    ++metrics_.rescans;
+  }
+  post<ScanResult>("scan " + (config_.path / rel_dir).string(),
+                   [root = config_.path, rel_dir, recursive = config_.recursive, skip = skip_rels_] {
+                     return scan_folder(root, rel_dir, recursive, skip);
+                   },
+                   [this, full](ScanResult result) {
+                     if (full) scanning_ = false;
+                     on_scanned(result, full);
+                     if (full && std::exchange(rescan_wanted_, false)) scan("");
+                   });
+}
+
+void Inbox::on_scanned(const ScanResult& result, bool full) {
+  if (intake_stopped_ || !available_) return;
+  if (full) note_scan(result.error, result.took, result.files.size());
+  if (result.error) return;
   auto now = mono_now();
-  if (rel_dir.empty()) note_scan(files ? std::optional<Error>() : files.error(), now - started,
-                                 files ? files->size() : 0);
-  if (!files) return;
-  for (const auto& file : *files) {
+  for (const auto& file : result.files) {
     if (filter_.accepts(file.name())) settle_.observe(file, now);
   }
   arm_settle_timer();
@@ -324,7 +407,7 @@ void Inbox::note_scan(const std::optional<Error>& error, MonoClock::duration too
 }
 
 void Inbox::arm_settle_timer() {
-  if (intake_stopped_) return;
+  if (intake_stopped_ || settling_) return;
   auto deadline = settle_.next_deadline();
   if (!deadline) {
     uv_timer_stop(settle_timer_.get());
@@ -338,28 +421,44 @@ void Inbox::arm_settle_timer() {
   }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)), 0);
 }
 
-// Re-stats every due file: unchanged ones are claimed, changed ones restart
-// their settle clock, vanished or no longer regular ones are forgotten.
+// Re-stats every due file (on the folder thread): unchanged ones are
+// claimed, changed ones restart their settle clock, vanished or no longer
+// regular ones are forgotten. One such round runs at a time.
 void Inbox::on_settle_timer() {
-  if (intake_stopped_ || !available_) return;
+  if (intake_stopped_ || !available_ || stuck_ || settling_) return;
+  auto due = settle_.due(mono_now());
+  if (due.size() > kClaimBatch) due.resize(kClaimBatch);
+  if (due.empty()) {
+    arm_settle_timer();
+    return;
+  }
+  settling_ = true;
+  post<StatResults>("stat " + config_.path.string(),
+                    [root = config_.path, due = std::move(due)] { return stat_files(root, due); },
+                    [this](StatResults stats) { on_settle_stats(stats); });
+}
+
+void Inbox::on_settle_stats(const StatResults& stats) {
   auto now = mono_now();
   std::vector<watcher::FileInfo> ready;
-  for (const auto& rel : settle_.due(now)) {
-    if (ready.size() >= kClaimBatch) break;
-    auto info = watcher::stat_entry(config_.path, rel);
-    if (!info || !*info) {
+  for (const auto& [rel, info] : stats) {
+    if (!info) {
       settle_.forget(rel);
       continue;
     }
     const auto* last = settle_.last_seen(rel);
-    if (last != nullptr && last->same_version(**info)) {
-      ready.push_back(**info);
+    if (last != nullptr && last->same_version(*info)) {
+      ready.push_back(*info);
     } else {
-      settle_.observe(**info, now);
+      settle_.observe(*info, now);
     }
   }
-  if (!ready.empty()) claim_batch(ready);
-  arm_settle_timer();
+  if (ready.empty() || intake_stopped_ || !available_) {
+    settling_ = false;
+    arm_settle_timer();
+    return;
+  }
+  claim_batch(ready);
 }
 
 // --- Claiming ---------------------------------------------------------------
@@ -368,23 +467,24 @@ void Inbox::on_settle_timer() {
 // twice:
 //   1. record every file of the batch as a `claiming` job (one transaction);
 //   2. rename each file into spool/<job id>/<name> (atomic, same filesystem:
-//      when several daemons watch one share, the rename decides who wins);
+//      when several daemons watch one share, the rename decides who wins),
+//      on the folder thread;
 //   3. mark renamed jobs `queued`, delete the rows whose rename failed (one
 //      transaction).
 // Recovery (recover_claims): a `claiming` job whose spool file exists becomes
 // `queued`; one without it is deleted - its file is still in the drop folder
 // (and will be found by the start-up scan) or another daemon won it.
 void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
-  if (services_.state_disk->failing()) {
+  auto defer = [this] {
     backlog_until_ = mono_now() + config_.poll_interval;
-    return;
-  }
-  auto now = wall_now_ms();
+    settling_ = false;
+    arm_settle_timer();
+  };
+  if (services_.state_disk->failing()) return defer();
   auto waiting = services_.store->waiting_count(config_.name);
   if (!waiting) {
     log_->error("claim deferred inbox={} error={}", config_.name, quote(waiting.error().message));
-    backlog_until_ = mono_now() + config_.poll_interval;
-    return;
+    return defer();
   }
   auto room = config_.max_queue - *waiting;
   if (room <= 0) {
@@ -392,13 +492,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
       log_->warn("queue full inbox={} max_queue={}: files wait in the drop folder", config_.name,
                  config_.max_queue);
     }
-    backlog_until_ = mono_now() + config_.poll_interval;
-    return;
-  }
-  if (auto safe = check_own_folder(spool_dir()); !safe) {
-    log_->error("claims stopped inbox={} error={}", config_.name, quote(safe.error().message));
-    backlog_until_ = mono_now() + config_.poll_interval;
-    return;
+    return defer();
   }
   backlog_until_ = MonoTime{};
   std::vector<queue::NewClaim> claims;
@@ -406,57 +500,63 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     if (static_cast<std::int64_t>(claims.size()) >= room) break;
     claims.push_back({config_.name, std::string(f.name()), f.rel, static_cast<std::int64_t>(f.size)});
   }
-  auto ids = services_.store->begin_claims(claims, now);
+  auto ids = services_.store->begin_claims(claims, wall_now_ms());
   if (!ids) {
     state_write_failed(ids.error());
+    return defer();
+  }
+  std::vector<SpoolMove> moves;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    moves.push_back({config_.path / claims[i].rel, spool_path((*ids)[i], claims[i].name)});
+  }
+  post<ClaimMoves>(fmt::format("claim {} files in {}", moves.size(), config_.path.string()),
+                   [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
+                     return move_into_spool(inbox, spool, moves, {});
+                   },
+                   [this, claims, ids = *ids](ClaimMoves moved) {
+                     on_claims_moved(claims, ids, moved);
+                   });
+}
+
+void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
+                            const std::vector<std::int64_t>& ids, const ClaimMoves& moves) {
+  if (moves.refused) {
+    log_->error("claims stopped inbox={} error={}", config_.name, quote(*moves.refused));
     backlog_until_ = mono_now() + config_.poll_interval;
-    return;
   }
   std::vector<queue::QueueStore::ClaimResult> results;
-  std::map<std::int64_t, std::string> replaced;  // job id -> what the name now was
   for (std::size_t i = 0; i < claims.size(); ++i) {
-    auto id = (*ids)[i];
-    auto target = spool_path(id, claims[i].name);
-    auto from = config_.path / claims[i].rel;
-    auto moved = move_into_spool(from, target);
-    if (moved) {
-      results.push_back({id, target.string()});
-      // The name may have been swapped for something else since it was
-      // examined (a symlink to a secret, a FIFO): the rename moved that
-      // thing itself, never what it points to. It is failed, not run.
-      struct stat st {};
-      if (::lstat(target.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        replaced[id] = S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a folder" : "a special file";
-      }
-      continue;
-    }
-    results.push_back({id, std::nullopt});
-    if (moved.error().code != ENOENT) {
+    const auto* move = i < moves.results.size() ? &moves.results[i] : nullptr;
+    bool moved = move != nullptr && move->moved;
+    results.push_back({ids[i], moved ? std::optional(spool_path(ids[i], claims[i].name).string())
+                                     : std::nullopt});
+    if (move != nullptr && !moved && move->error_code != 0 && move->error_code != ENOENT) {
       log_->warn("claim failed inbox={} file={} error={}", config_.name, quote(claims[i].rel),
-                 quote(moved.error().message));
+                 quote(move->error));
     }
   }
   bool finished = confirm_claims(results);
+  settling_ = false;
   for (std::size_t i = 0; i < claims.size(); ++i) {
     settle_.forget(claims[i].rel);
     if (!results[i].spool_path || !finished) continue;
     ++services_.stats.claimed;
     ++metrics_.claimed;
-    log_->info("job claimed id={} inbox={} file={} size={}", results[i].job_id, config_.name,
+    log_->info("job claimed id={} inbox={} file={} size={}", ids[i], config_.name,
                quote(claims[i].rel), claims[i].size);
     queue::Job claimed;
-    claimed.id = results[i].job_id;
+    claimed.id = ids[i];
     claimed.inbox = config_.name;
     claimed.name = claims[i].name;
     claimed.rel = claims[i].rel;
     claimed.size = claims[i].size;
     claimed.path = results[i].spool_path;
     publish_job(claimed, queue::JobState::kQueued, 0);
-    if (auto swapped = replaced.find(claimed.id); swapped != replaced.end()) {
+    if (const auto& swapped = moves.results[i].replaced_by; !swapped.empty()) {
       log_->warn("file replaced before its claim id={} inbox={} file={} now={}", claimed.id,
-                 config_.name, quote(claimed.rel), swapped->second);
+                 config_.name, quote(claimed.rel), swapped);
       finish_job(claimed, nullptr, queue::JobState::kFailed,
-                 "replaced by " + swapped->second + " after it was examined; not handed to a handler");
+                 "replaced by " + swapped + " after it was examined; not handed to a handler");
       continue;
     }
     if (config_.max_file_size > 0 &&
@@ -464,6 +564,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
       fail_too_large(claimed);
     }
   }
+  arm_settle_timer();
   pump();
 }
 
@@ -472,51 +573,53 @@ void Inbox::fail_too_large(const queue::Job& job) {
   finish_job(job, nullptr, queue::JobState::kFailed, reason);
 }
 
+// Claims cut short by a crash are finished, files of jobs that ended just
+// before it are moved on, and spooled files without a job are adopted. The
+// spool is read on the folder thread; the queue is updated here.
 void Inbox::recover_claims() {
-  auto pending = services_.store->pending_claims();
-  if (pending) {
-    std::vector<queue::QueueStore::ClaimResult> results;
-    for (const auto& job : *pending) {
+  std::vector<std::int64_t> pending;
+  std::vector<fs::path> targets;
+  if (auto claiming = services_.store->pending_claims()) {
+    for (const auto& job : *claiming) {
       if (job.inbox != config_.name) continue;
-      auto target = spool_path(job.id, job.name);
-      struct stat st {};
-      bool present = ::lstat(target.c_str(), &st) == 0;
-      results.push_back({job.id, present ? std::optional(target.string()) : std::nullopt});
-    }
-    if (!results.empty()) {
-      log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());
-      (void)services_.store->finish_claims(results, wall_now_ms());
+      pending.push_back(job.id);
+      targets.push_back(spool_path(job.id, job.name));
     }
   }
-  // Jobs that reached a terminal state just before a crash may still have
-  // their file in the spool: finish the move now.
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(spool_dir(), ec)) {
-    char* end = nullptr;
-    auto name = entry.path().filename().string();
-    auto id = std::strtoll(name.c_str(), &end, 10);
-    if (end == name.c_str() || *end != '\0') continue;
-    auto job = services_.store->job(id);
-    if (!job) continue;
-    if (!*job || (*job)->inbox != config_.name) {
-      adopt_orphans(entry.path());
-      continue;
-    }
-    if (!queue::is_terminal((*job)->state)) continue;
-    log_->info("finishing interrupted outcome id={} inbox={} state={}", id, config_.name,
-               queue::to_string((*job)->state));
-    place_file(**job, (*job)->path);
-  }
+  post<SpoolSurvey>("read spool " + spool_dir().string(),
+                    [spool = spool_dir(), targets] { return survey_spool(spool, targets); },
+                    [this, pending](SpoolSurvey survey) { on_survey(pending, survey); });
 }
 
-// Step 2 of a claim: the rename into spool/<job id>/<name> (its folder made
-// first, removed again if the rename fails). Errors carry errno as code.
-Result<void> Inbox::move_into_spool(const fs::path& from, const fs::path& target) {
-  ::mkdir(target.parent_path().c_str(), 0700);
-  if (::rename(from.c_str(), target.c_str()) == 0) return {};
-  int err = errno;
-  ::rmdir(target.parent_path().c_str());
-  return fail_errno("rename", from.string(), err);
+void Inbox::on_survey(const std::vector<std::int64_t>& pending, const SpoolSurvey& survey) {
+  std::vector<queue::QueueStore::ClaimResult> results;
+  for (std::size_t i = 0; i < pending.size() && i < survey.pending_present.size(); ++i) {
+    auto job = services_.store->job(pending[i]);
+    if (!job || !*job) continue;
+    results.push_back({pending[i], survey.pending_present[i]
+                                       ? std::optional(spool_path(pending[i], (*job)->name).string())
+                                       : std::nullopt});
+  }
+  if (!results.empty()) {
+    log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());
+    confirm_claims(results);
+  }
+  std::vector<SpoolSurvey::Folder> orphans;
+  for (const auto& folder : survey.folders) {
+    auto job = services_.store->job(folder.id);
+    if (!job) continue;
+    if (!*job || (*job)->inbox != config_.name) {
+      orphans.push_back(folder);
+      continue;
+    }
+    // A job that ended just before a crash may still have its file here.
+    if (!queue::is_terminal((*job)->state)) continue;
+    log_->info("finishing interrupted outcome id={} inbox={} state={}", folder.id, config_.name,
+               queue::to_string((*job)->state));
+    place_file(**job);
+  }
+  if (!orphans.empty()) adopt_orphans(orphans);
+  pump();
 }
 
 // Step 3 of a claim. Until it is written the renamed files are `claiming`
@@ -533,33 +636,50 @@ bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results) 
 
 // Files in a spool folder that no job owns (e.g. the database was replaced by
 // an older copy): each gets a new job, so it is processed, not forgotten.
-void Inbox::adopt_orphans(const fs::path& dir) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    auto name = entry.path().filename().string();
-    struct stat st {};
-    if (::lstat(entry.path().c_str(), &st) != 0) continue;
-    queue::NewClaim claim{config_.name, name, name, static_cast<std::int64_t>(st.st_size)};
-    auto ids = services_.store->begin_claims({&claim, 1}, wall_now_ms());
-    if (!ids) {
-      state_write_failed(ids.error());
-      return;
+void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
+  std::vector<queue::NewClaim> claims;
+  std::vector<fs::path> sources;
+  std::vector<fs::path> emptied;
+  for (const auto& folder : folders) {
+    for (const auto& [name, size] : folder.files) {
+      claims.push_back({config_.name, name, name, size});
+      sources.push_back(folder.path / name);
     }
-    auto id = ids->front();
-    auto target = spool_path(id, name);
-    bool moved = static_cast<bool>(move_into_spool(entry.path(), target));
-    confirm_claims({{id, moved ? std::optional(target.string()) : std::nullopt}});
-    log_->warn("spooled file without a job adopted id={} inbox={} file={}", id, config_.name,
-               quote(entry.path().string()));
+    emptied.push_back(folder.path);
   }
-  ::rmdir(dir.c_str());
+  auto ids = services_.store->begin_claims(claims, wall_now_ms());
+  if (!ids) {
+    state_write_failed(ids.error());
+    return;
+  }
+  std::vector<SpoolMove> moves;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    moves.push_back({sources[i], spool_path((*ids)[i], claims[i].name)});
+    log_->warn("spooled file without a job adopted id={} inbox={} file={}", (*ids)[i], config_.name,
+               quote(sources[i].string()));
+  }
+  post<ClaimMoves>("adopt spooled files in " + spool_dir().string(),
+                   [inbox = config_.path, spool = spool_dir(), moves = std::move(moves),
+                    emptied = std::move(emptied)] {
+                     return move_into_spool(inbox, spool, moves, emptied);
+                   },
+                   [this, claims, ids = *ids](ClaimMoves moved) {
+                     std::vector<queue::QueueStore::ClaimResult> results;
+                     for (std::size_t i = 0; i < claims.size(); ++i) {
+                       bool ok = i < moved.results.size() && moved.results[i].moved;
+                       results.push_back({ids[i], ok ? std::optional(spool_path(ids[i], claims[i].name).string())
+                                                     : std::nullopt});
+                     }
+                     confirm_claims(results);
+                     pump();
+                   });
 }
 
 // --- Running handlers -----------------------------------------------------
 
 void Inbox::pump() {
-  if (intake_stopped_ || !available_ || paused_ || services_.state_disk->failing()) return;
-  auto free = config_.concurrency - static_cast<int>(running_.size());
+  if (intake_stopped_ || !available_ || stuck_ || paused_ || services_.state_disk->failing()) return;
+  auto free = config_.concurrency - static_cast<int>(running_.size() + starting_.size());
   auto now = mono_now();
   if (breaker_.open()) {
     // A tripped inbox starts nothing but, after the cooldown, one probe.
@@ -570,13 +690,19 @@ void Inbox::pump() {
     free = std::min(free, 1);
   }
   if (free > 0) {
-    auto jobs = services_.store->next_runnable(config_.name, wall_now_ms(), free);
+    // Jobs whose spool check is still running are runnable in the store
+    // too: ask for as many more and pass over them.
+    auto jobs = services_.store->next_runnable(config_.name, wall_now_ms(),
+                                               free + static_cast<int>(starting_.size()));
     if (!jobs) {
       log_->error("cannot read queue inbox={} error={}", config_.name, quote(jobs.error().message));
       return;
     }
     for (const auto& job : *jobs) {
       if (services_.state_disk->failing()) return;
+      if (free == 0) break;
+      if (starting_.count(job.id) > 0) continue;
+      --free;
       if (breaker_.open()) {
         breaker_.start_probe();
         probe_job_ = job.id;
@@ -622,7 +748,7 @@ void Inbox::record_result(std::int64_t job_id, bool success) {
 }
 
 InboxState Inbox::state() const {
-  if (!available_) return InboxState::kUnavailable;
+  if (!available_ || stuck_) return InboxState::kUnavailable;
   if (paused_) return InboxState::kPaused;
   if (breaker_.open()) return InboxState::kTripped;
   return InboxState::kActive;
@@ -669,7 +795,7 @@ void Inbox::update_config(const config::InboxConfig& next) {
   breaker_.set_threshold(config_.error_threshold);
   settle_.set_settle(config_.settle);
   filter_ = watcher::NameFilter(config_.include, config_.exclude);
-  if (rewatch && available_ && !intake_stopped_) {
+  if (rewatch && available_ && !intake_stopped_ && !stuck_) {
     if (inotify_) inotify_->close();
     inotify_.reset();
     uv_timer_stop(scan_timer_.get());
@@ -765,21 +891,47 @@ void Inbox::empty_folder(const fs::path& dir) {
   }
 }
 
+// The spooled file is checked on the folder thread first: a file removed
+// behind the daemon's back fails with that reason instead of running a
+// handler on nothing, and a spool that is gone altogether (a share no longer
+// mounted) makes the inbox unavailable instead of failing its jobs.
 void Inbox::start_job(const queue::Job& job) {
-  int attempt = job.attempts + 1;
-  if (job.path) {
-    struct stat st {};
-    if (::lstat(job.path->c_str(), &st) != 0 && errno == ENOENT) {
-      // Removed behind the daemon's back: nothing to run, nothing to move.
-      if (auto ok = record_outcome(job, std::nullopt, queue::JobState::kFailed,
-                                   "file missing from the spool (removed outside inboxd)",
-                                   std::nullopt);
-          !ok) {
-        state_write_failed(ok.error());
-      }
-      return;
-    }
+  if (!job.path) {
+    launch(job);
+    return;
   }
+  starting_.insert(job.id);
+  post<SpoolCheck>("check " + *job.path,
+                   [file = fs::path(*job.path), spool = spool_dir()] { return check_spooled(file, spool); },
+                   [this, job](SpoolCheck check) {
+                     starting_.erase(job.id);
+                     bool canceled = cancel_requested_.erase(job.id) > 0;
+                     if (canceled || intake_stopped_ || paused_ || stuck_ ||
+                         services_.state_disk->failing()) {
+                       if (probe_job_ == job.id) {
+                         probe_job_.reset();
+                         breaker_.probe_abandoned();
+                       }
+                       return;
+                     }
+                     if (check.spool_gone) {
+                       log_->warn("spool folder gone inbox={} spool={}: reopening the inbox",
+                                  config_.name, quote(spool_dir().string()));
+                       reopen();
+                       return;
+                     }
+                     if (!check.present) {
+                       finish_job(job, nullptr, queue::JobState::kFailed,
+                                  "file missing from the spool (removed outside inboxd)", true);
+                       pump();
+                       return;
+                     }
+                     launch(job);
+                   });
+}
+
+void Inbox::launch(const queue::Job& job) {
+  int attempt = job.attempts + 1;
   // The work folder lives in the state directory: failing to make it is a
   // failing state disk, not a failed attempt.
   auto work_dir = take_work_dir();
@@ -913,50 +1065,34 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
   pump();
 }
 
-// Ends a job: records the attempt (if any), the terminal state and where the
-// file will go in one transaction, then moves the file. A crash between the
-// two leaves the file in the spool with the job terminal; recover_claims
-// finishes the move. So a job may show its terminal state a moment before
-// its file lands, never the other way round.
+// Ends a job: records the attempt (if any) and the terminal state in one
+// transaction while the file is still in the spool, then moves the file on
+// the folder thread and records where it landed. A crash in between leaves
+// the file in the spool with the job terminal; recover_claims finishes the
+// move. So a job may show its terminal state a moment before its file
+// lands, never the other way round.
 void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
-                       queue::JobState state, const std::string& reason) {
-  bool done = state == queue::JobState::kDone;
-  std::optional<std::string> target;
-  if (!done || config_.on_success == config::OnSuccess::kMove) {
-    const auto& dir = done ? config_.done_dir : config_.failed_dir;
-    auto safe = check_own_folder(dir);
-    auto dest = safe ? free_destination(dir, job.rel, !done) : Result<fs::path>(fail(safe.error()));
-    if (dest) {
-      target = dest->string();
-    } else {
-      log_->error("no destination for file id={} inbox={} error={} (it stays in the spool)", job.id,
-                  config_.name, quote(dest.error().message));
-      target = spool_path(job.id, job.name).string();
-    }
-  }
+                       queue::JobState state, const std::string& reason, bool file_gone) {
   std::optional<queue::Attempt> finished;
   if (attempt != nullptr) finished = *attempt;
-  if (auto ok = record_outcome(job, finished, state, reason, target); !ok) {
-    state_write_failed(ok.error(), [this, job, finished, state, reason, target] {
-      return record_outcome(job, finished, state, reason, target);
+  if (auto ok = record_outcome(job, finished, state, reason, file_gone); !ok) {
+    state_write_failed(ok.error(), [this, job, finished, state, reason, file_gone] {
+      return record_outcome(job, finished, state, reason, file_gone);
     });
   }
 }
 
-// Records the attempt (if any), the terminal state and where the file goes
-// in one transaction; only then moves the file. Until it succeeds the file
-// stays in the spool.
 Result<void> Inbox::record_outcome(const queue::Job& job,
                                    const std::optional<queue::Attempt>& attempt,
                                    queue::JobState state, const std::string& reason,
-                                   const std::optional<std::string>& target) {
+                                   bool file_gone) {
   auto now = wall_now_ms();
   queue::Transition transition{job.id, state, std::nullopt, reason};
   auto ok = services_.store->batch([&]() -> Result<void> {
     auto recorded = attempt ? services_.store->finish_attempt(*attempt, transition, now)
                             : services_.store->transition(transition, now);
-    if (!recorded) return recorded;
-    return services_.store->set_path(job.id, target, now);
+    if (!recorded || !file_gone) return recorded;
+    return services_.store->set_path(job.id, std::nullopt, now);
   });
   if (!ok) return ok;
   bool done = state == queue::JobState::kDone;
@@ -976,10 +1112,12 @@ Result<void> Inbox::record_outcome(const queue::Job& job,
              attempt ? attempt->duration_ms : 0, queue::to_string(state),
              reason.empty() ? "" : " reason=" + quote(reason));
   publish_job(job, state, number);
+  if (file_gone) return {};
   auto recorded = job;
   recorded.state = state;
   recorded.last_error = reason;
-  place_file(recorded, target);
+  recorded.updated_at = now;
+  place_file(recorded);
   return {};
 }
 
@@ -1006,47 +1144,45 @@ void Inbox::kick() {
   pump();
 }
 
-// Moves a terminal job's file out of the spool to `target` (nullopt: delete
-// it), choosing the next free name if someone took `target` meanwhile, and
-// writes the failure report beside a failed or canceled file.
-void Inbox::place_file(const queue::Job& job, const std::optional<std::string>& target) {
-  auto from = spool_path(job.id, job.name);
+// Moves a terminal job's file out of the spool to its done or failed
+// folder under a free name (or deletes it), on the folder thread, with the
+// report beside a failed or canceled file; then records where it landed.
+void Inbox::place_file(const queue::Job& job) {
   bool done = job.state == queue::JobState::kDone;
-  auto fields = fmt::format("id={} inbox={}", job.id, config_.name);
-  std::optional<fs::path> final_path;
-  if (!target) {
-    if (::unlink(from.c_str()) != 0 && errno != ENOENT) {
-      log_->error("cannot delete file {} error={}", fields, quote(sys_error("unlink", from.string()).message));
-      return;
-    }
-  } else {
-    auto dest_dir = done ? config_.done_dir : config_.failed_dir;
-    auto moved = fs::path(*target) == from ? fail("file stays in the spool")
-                                           : move_no_replace(from, *target);
-    if (moved) {
-      final_path = fs::path(*target);
-    } else {
-      auto safe = check_own_folder(dest_dir);
-      auto retried = safe ? move_into(from, dest_dir, job.rel, !done) : Result<fs::path>(fail(safe.error()));
-      if (!retried) {
-        log_->error("cannot move file {} to={} error={}", fields, quote(dest_dir.string()),
-                    quote(retried.error().message));
-        return;
-      }
-      final_path = *retried;
-      (void)services_.store->set_path(job.id, final_path->string(), wall_now_ms());
-    }
+  PlaceRequest request;
+  request.inbox = config_.path;
+  request.from = spool_path(job.id, job.name);
+  if (!done) {
+    request.dest_dir = config_.failed_dir;
+  } else if (config_.on_success == config::OnSuccess::kMove) {
+    request.dest_dir = config_.done_dir;
   }
-  ::rmdir(from.parent_path().c_str());
-  if (done || !final_path) return;
-  auto fresh = services_.store->job(job.id);
-  auto attempts = services_.store->attempts(job.id);
-  auto report = format_error_report(fresh && *fresh ? **fresh : job,
-                                    attempts ? *attempts : std::vector<queue::Attempt>{},
-                                    job.last_error);
-  if (auto written = write_new_file(final_path->string() + ".error.txt", report); !written) {
-    log_->error("cannot write error report {} error={}", fields, quote(written.error().message));
+  request.rel = job.rel;
+  request.failed = !done;
+  if (!done) {
+    auto fresh = services_.store->job(job.id);
+    auto attempts = services_.store->attempts(job.id);
+    request.job = fresh && *fresh ? **fresh : job;
+    if (attempts) request.attempts = std::move(*attempts);
+    request.reason = job.last_error;
   }
+  post<PlaceResult>("move " + request.from.string(),
+                    [request = std::move(request)] { return place_outcome(request); },
+                    [this, id = job.id, from = spool_path(job.id, job.name)](PlaceResult placed) {
+                      on_placed(id, from, placed);
+                    });
+}
+
+void Inbox::on_placed(std::int64_t job_id, const fs::path& from, const PlaceResult& placed) {
+  if (placed.error) {
+    log_->error("cannot place file id={} inbox={} error={}", job_id, config_.name,
+                quote(*placed.error));
+  }
+  if (placed.source_missing || placed.final_path == from) return;
+  std::optional<std::string> now_at;
+  if (placed.final_path) now_at = placed.final_path->string();
+  auto record = [this, job_id, now_at] { return services_.store->set_path(job_id, now_at, wall_now_ms()); };
+  if (auto ok = record(); !ok) state_write_failed(ok.error(), record);
 }
 
 // --- Admin ------------------------------------------------------------------
@@ -1060,20 +1196,27 @@ bool Inbox::cancel_running(std::int64_t job_id) {
 }
 
 void Inbox::cancel_waiting(const queue::Job& job) {
+  if (starting_.count(job.id) > 0) cancel_requested_.insert(job.id);  // its handler must not start
   finish_job(job, nullptr, queue::JobState::kCanceled, "canceled by an administrator");
 }
 
 Result<void> Inbox::requeue(const queue::Job& job) {
+  if (!job.path) return fail("the file of job " + std::to_string(job.id) + " no longer exists");
+  if (!taking_back_.insert(job.id).second) {
+    return fail("job " + std::to_string(job.id) + " is being retried already");
+  }
   auto target = spool_path(job.id, job.name);
-  if (job.path) {
-    ::mkdir(target.parent_path().c_str(), 0700);
-    if (auto moved = move_no_replace(*job.path, target); !moved) {
-      ::rmdir(target.parent_path().c_str());
-      return moved;
-    }
-    ::unlink((*job.path + ".error.txt").c_str());
-  } else {
-    return fail("the file of job " + std::to_string(job.id) + " no longer exists");
+  post<TakeBack>("take back " + *job.path,
+                 [from = fs::path(*job.path), target] { return take_back(from, target); },
+                 [this, job, target](TakeBack taken) { on_taken_back(job, target, taken); });
+  return {};
+}
+
+void Inbox::on_taken_back(const queue::Job& job, const fs::path& target, const TakeBack& taken) {
+  taking_back_.erase(job.id);
+  if (!taken.ok) {
+    log_->error("retry failed id={} inbox={} error={}", job.id, config_.name, quote(taken.error));
+    return;
   }
   auto now = wall_now_ms();
   auto ok = services_.store->batch([&]() -> Result<void> {
@@ -1082,13 +1225,16 @@ Result<void> Inbox::requeue(const queue::Job& job) {
     return services_.store->set_path(job.id, target.string(), now);
   });
   if (!ok) {
-    (void)move_no_replace(target, *job.path);
-    return ok;
+    // The file stays in the spool with the job still failed: a later retry
+    // finds it there (the job's path is the spooled file only after this).
+    log_->error("retry not recorded id={} inbox={} error={}", job.id, config_.name,
+                quote(ok.error().message));
+    services_.state_disk->report(ok.error());
+    return;
   }
   log_->info("job requeued id={} inbox={} file={}", job.id, config_.name, quote(job.rel));
   publish_job(job, queue::JobState::kQueued, job.attempts);
   pump();
-  return {};
 }
 
 double Inbox::rate_per_min() const {

@@ -10,6 +10,12 @@
 // handlers. It holds no queue in memory: when a handler slot is free it asks
 // the store for the next runnable job.
 //
+// Every filesystem call on the drop folder (scans, stats, the renames of
+// claims, outcome moves, reports) runs on the inbox's FolderWorker thread;
+// the queue, the decisions and the handlers stay on the loop thread. A share
+// that hangs therefore stalls only its own inbox, which shows `unavailable`
+// ("not responding since ...") until the call returns, then opens again.
+//
 // Ownership: Application owns the Services and every Inbox, and destroys the
 // inboxes before the services. Loop thread only.
 
@@ -30,6 +36,8 @@
 #include "common/clock.hpp"
 #include "common/uv_handle.hpp"
 #include "daemon/admin/metrics_text.hpp"
+#include "daemon/app/folder_tasks.hpp"
+#include "daemon/app/folder_worker.hpp"
 #include "daemon/app/state_disk.hpp"
 #include "daemon/breaker/breaker.hpp"
 #include "daemon/config/config.hpp"
@@ -88,6 +96,11 @@ class Inbox {
   // grace). Their jobs go back to `queued` without counting the attempt.
   void stop_handlers(Millis grace);
   std::size_t running() const { return running_.size(); }
+  // No handler runs and no folder work is pending (or the pending call is
+  // stuck on a hung share and cannot be waited for).
+  bool settled() const;
+  // The first attempt to open the folder has finished (either way).
+  bool opened_once() const { return opened_once_; }
 
   // pause: files are still claimed, no handler starts, until resume. resume
   // also closes a tripped breaker at once (and clears its window).
@@ -106,7 +119,8 @@ class Inbox {
   bool cancel_running(std::int64_t job_id);
   void cancel_waiting(const queue::Job& job);
   // Admin retry: takes a failed or canceled job's file back into the spool
-  // (removing its report) and queues it with a fresh attempt budget.
+  // (removing its report) and queues it with a fresh attempt budget. The
+  // move runs on the folder thread; an error here means it was not begun.
   Result<void> requeue(const queue::Job& job);
 
   // Writes again, in order, the outcomes that could not be recorded while
@@ -147,32 +161,43 @@ class Inbox {
     std::filesystem::path work_dir;
   };
 
+  // Folder work: runs `work` on the worker thread, `done` back here.
+  template <class T>
+  void post(std::string what, std::function<T()> work, std::function<void(T)> done);
+  void check_responding();
+  void reopen();
+
   // Watching and settling.
-  bool try_open();
+  void on_opened(const OpenResult& opened, const std::string& marker_key, bool first_open);
   void start_watching();
   void on_event(const watcher::Event& event);
-  void scan(std::string_view rel_dir);
+  void scan(const std::string& rel_dir);
+  void on_scanned(const ScanResult& result, bool full);
   bool overflow_recent() const;  // within kOverflowNotice of the last overflow
   void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
   void observe_closed(const std::string& rel);
+  void stat_closed();
   void arm_settle_timer();
   void on_settle_timer();
+  void on_settle_stats(const StatResults& stats);
   bool skip_dir(std::string_view rel_dir) const;
 
   // Claiming.
   void claim_batch(const std::vector<watcher::FileInfo>& files);
+  void on_claims_moved(const std::vector<queue::NewClaim>& claims, const std::vector<std::int64_t>& ids,
+                       const ClaimMoves& moves);
   std::filesystem::path spool_dir() const;
-  Result<void> check_own_folder(const std::filesystem::path& dir) const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
-  void adopt_orphans(const std::filesystem::path& dir);
-  Result<void> move_into_spool(const std::filesystem::path& from, const std::filesystem::path& target);
+  void on_survey(const std::vector<std::int64_t>& pending, const SpoolSurvey& survey);
+  void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
   bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results);
   void fail_too_large(const queue::Job& job);
 
   // Running.
   void pump();
   void start_job(const queue::Job& job);
+  void launch(const queue::Job& job);
   Result<std::filesystem::path> take_work_dir();
   void release_work_dir(const std::filesystem::path& dir);
   void empty_folder(const std::filesystem::path& dir);
@@ -180,15 +205,17 @@ class Inbox {
   void record_spawn_failure(const queue::Job& job, int attempt, EpochMs started, const Error& error);
   void conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
                         const std::string& reason);
+  // Ends a job: `file_gone` says there is no file to move.
   void finish_job(const queue::Job& job, const queue::Attempt* attempt, queue::JobState state,
-                  const std::string& reason);
+                  const std::string& reason, bool file_gone = false);
   Result<void> record_outcome(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
-                              queue::JobState state, const std::string& reason,
-                              const std::optional<std::string>& target);
+                              queue::JobState state, const std::string& reason, bool file_gone);
   // A write to the queue failed: pause via StateDisk; `retry`, when given,
   // writes it again later (in order, before anything else is recorded).
   void state_write_failed(const Error& error, std::function<Result<void>()> retry = {});
-  void place_file(const queue::Job& job, const std::optional<std::string>& target);
+  void place_file(const queue::Job& job);
+  void on_placed(std::int64_t job_id, const std::filesystem::path& from, const PlaceResult& placed);
+  void on_taken_back(const queue::Job& job, const std::filesystem::path& target, const TakeBack& taken);
   void arm_retry_timer();
   void arm_breaker_timer();
   void record_result(std::int64_t job_id, bool success);
@@ -230,6 +257,25 @@ class Inbox {
   MonoTime overflow_at_{};              // last inotify queue overflow
   std::vector<std::string> skip_rels_;  // spool, done and failed folders inside the inbox
   MonoTime backlog_until_{};            // max_queue reached or claims failing: wait until then
+  std::optional<watcher::Filesystem> filesystem_;  // what the folder was on when opened
+  std::string unavailable_note_;        // why the folder could not be opened
+  // Folder work in flight. At most one open, one full scan, one settle round
+  // (stat, then claim) and one stat of closed files run at a time.
+  bool opening_ = false;
+  bool opened_once_ = false;
+  bool scanning_ = false;
+  bool rescan_wanted_ = false;          // a full scan was asked for while one ran
+  bool settling_ = false;
+  bool stating_closed_ = false;
+  std::vector<std::string> closed_;     // closed by their writer, to be stat'ed
+  // Per rel: closes whose stat is pending; a new write or a removal in the
+  // meantime voids them (the next close brings a fresh stat).
+  std::map<std::string, int> closing_;
+  std::set<std::int64_t> starting_;     // spool check before the handler starts
+  std::set<std::int64_t> taking_back_;  // admin retry moving the file back
+  std::optional<FolderWorker::Busy> stuck_;  // a folder call that has not returned
+  UvHandle<uv_timer_t> health_timer_;   // looks for a stuck call while work is pending
+  FolderWorker worker_;                 // last: destroyed first, so no `done` outlives the rest
 };
 
 }  // namespace inboxd::app

@@ -1,0 +1,233 @@
+#include "daemon/app/folder_tasks.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <system_error>
+
+#include "common/sys_error.hpp"
+#include "daemon/app/outcome.hpp"
+
+namespace inboxd::app {
+
+namespace fs = std::filesystem;
+
+Result<void> check_own_folder(const fs::path& inbox, const fs::path& dir) {
+  auto rel = dir.lexically_relative(inbox);
+  if (rel.empty() || *rel.begin() == "..") return {};
+  auto path = inbox;
+  for (const auto& part : rel) {
+    path /= part;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return {};
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+      return fail(path.string() + " is " + (S_ISLNK(st.st_mode) ? "a symlink" : "not a folder") +
+                  ": replaced by someone, not used");
+    }
+  }
+  return {};
+}
+
+OpenResult open_drop_folder(const OpenRequest& request) {
+  OpenResult result;
+  const auto& path = request.path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    result.error = errno_text(errno);
+    return result;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    result.error = "not a directory";
+    return result;
+  }
+  if (::access(path.c_str(), R_OK | W_OK | X_OK) != 0) {
+    result.error = errno_text(errno);
+    return result;
+  }
+  if (auto fs = watcher::filesystem_of(path)) result.filesystem = *fs;
+  struct stat marker {};
+  if (request.expect_marker && ::lstat((path / ".inboxd").c_str(), &marker) != 0) {
+    result.error = "the folder was used before but has no .inboxd folder now: is the share "
+                   "mounted? (files are not taken for gone; if the folder really is new, create " +
+                   (path / ".inboxd").string() + ")";
+    return result;
+  }
+  for (const auto& dir : request.own_dirs) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      result.error = "mkdir " + dir.string() + ": " + ec.message();
+      return result;
+    }
+  }
+  ::chmod(request.spool.c_str(), 0700);
+  return result;
+}
+
+ScanResult scan_folder(const fs::path& root, const std::string& rel_dir, bool recursive,
+                       const std::vector<std::string>& skip_rels) {
+  ScanResult result;
+  auto started = mono_now();
+  auto files = watcher::scan_directory(root, rel_dir, recursive, [&skip_rels](std::string_view rel) {
+    return std::find(skip_rels.begin(), skip_rels.end(), rel) != skip_rels.end();
+  });
+  result.took = mono_now() - started;
+  if (files) {
+    result.files = std::move(*files);
+  } else {
+    result.error = files.error();
+  }
+  return result;
+}
+
+StatResults stat_files(const fs::path& root, const std::vector<std::string>& rels) {
+  StatResults results;
+  results.reserve(rels.size());
+  for (const auto& rel : rels) {
+    auto info = watcher::stat_entry(root, rel);
+    results.emplace_back(rel, info && *info ? std::optional(**info) : std::nullopt);
+  }
+  return results;
+}
+
+namespace {
+
+// Moves one file into spool/<job id>/<name>, that folder made first and
+// removed again when the rename fails.
+SpoolMoveResult move_one(const SpoolMove& move) {
+  SpoolMoveResult result;
+  ::mkdir(move.target.parent_path().c_str(), 0700);
+  if (::rename(move.from.c_str(), move.target.c_str()) != 0) {
+    result.error_code = errno;
+    result.error = sys_error("rename", move.from.string(), result.error_code).message;
+    ::rmdir(move.target.parent_path().c_str());
+    return result;
+  }
+  result.moved = true;
+  // The name may have been swapped for something else since it was
+  // examined (a symlink to a secret, a FIFO): the rename moved that thing
+  // itself, never what it points to.
+  struct stat st {};
+  if (::lstat(move.target.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    result.replaced_by = S_ISLNK(st.st_mode)   ? "a symlink"
+                         : S_ISDIR(st.st_mode) ? "a folder"
+                                               : "a special file";
+  }
+  return result;
+}
+
+}  // namespace
+
+ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
+                           const std::vector<SpoolMove>& moves,
+                           const std::vector<fs::path>& remove_dirs) {
+  ClaimMoves result;
+  if (auto safe = check_own_folder(inbox, spool); !safe) {
+    result.refused = safe.error().message;
+    result.results.resize(moves.size());
+    return result;
+  }
+  result.results.reserve(moves.size());
+  for (const auto& move : moves) result.results.push_back(move_one(move));
+  for (const auto& dir : remove_dirs) ::rmdir(dir.c_str());
+  return result;
+}
+
+SpoolCheck check_spooled(const fs::path& file, const fs::path& spool) {
+  SpoolCheck check;
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) == 0 || errno != ENOENT) return check;
+  check.present = false;
+  check.spool_gone = ::lstat(spool.c_str(), &st) != 0;
+  return check;
+}
+
+SpoolSurvey survey_spool(const fs::path& spool, const std::vector<fs::path>& pending_targets) {
+  SpoolSurvey survey;
+  for (const auto& target : pending_targets) {
+    struct stat st {};
+    survey.pending_present.push_back(::lstat(target.c_str(), &st) == 0);
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(spool, ec)) {
+    auto name = entry.path().filename().string();
+    char* end = nullptr;
+    auto id = std::strtoll(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0') continue;
+    SpoolSurvey::Folder folder{id, entry.path(), {}};
+    std::error_code list_ec;
+    for (const auto& file : fs::directory_iterator(entry.path(), list_ec)) {
+      struct stat st {};
+      if (::lstat(file.path().c_str(), &st) != 0) continue;
+      folder.files.emplace_back(file.path().filename().string(), static_cast<std::int64_t>(st.st_size));
+    }
+    survey.folders.push_back(std::move(folder));
+  }
+  return survey;
+}
+
+namespace {
+
+// Moves the file to a free name in dest_dir; should someone take the name
+// between the choice and the move, the next free one is taken.
+Result<fs::path> move_to_destination(const PlaceRequest& request, const fs::path& dest_dir) {
+  if (auto safe = check_own_folder(request.inbox, dest_dir); !safe) return fail(safe.error());
+  auto dest = free_destination(dest_dir, request.rel, request.failed);
+  if (!dest) return fail(dest.error());
+  if (auto moved = move_no_replace(request.from, *dest); moved) return *dest;
+  return move_into(request.from, dest_dir, request.rel, request.failed);
+}
+
+}  // namespace
+
+PlaceResult place_outcome(const PlaceRequest& request) {
+  PlaceResult result;
+  result.final_path = request.from;
+  struct stat st {};
+  if (::lstat(request.from.c_str(), &st) != 0 && errno == ENOENT) {
+    result.source_missing = true;
+    result.error = sys_error("lstat", request.from.string(), ENOENT).message;
+    return result;
+  }
+  if (!request.dest_dir) {
+    if (::unlink(request.from.c_str()) != 0 && errno != ENOENT) {
+      result.error = sys_error("unlink", request.from.string()).message;
+      return result;
+    }
+    result.final_path.reset();
+  } else {
+    auto moved = move_to_destination(request, *request.dest_dir);
+    if (!moved) {
+      result.error = moved.error().message + " (the file stays in the spool)";
+      return result;
+    }
+    result.final_path = *moved;
+  }
+  ::rmdir(request.from.parent_path().c_str());
+  if (!request.failed || !result.final_path) return result;
+  auto job = request.job;
+  job.path = result.final_path->string();
+  auto report = format_error_report(job, request.attempts, request.reason);
+  if (auto written = write_new_file(result.final_path->string() + ".error.txt", report); !written) {
+    result.error = "report not written: " + written.error().message;
+  }
+  return result;
+}
+
+TakeBack take_back(const fs::path& from, const fs::path& target) {
+  TakeBack result;
+  ::mkdir(target.parent_path().c_str(), 0700);
+  if (auto moved = move_no_replace(from, target); !moved) {
+    ::rmdir(target.parent_path().c_str());
+    result.error = moved.error().message;
+    return result;
+  }
+  ::unlink((from.string() + ".error.txt").c_str());
+  result.ok = true;
+  return result;
+}
+
+}  // namespace inboxd::app

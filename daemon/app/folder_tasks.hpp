@@ -1,0 +1,133 @@
+#pragma once
+// The filesystem work an Inbox hands to its FolderWorker: each task is a
+// plain function from values to values, runs on the worker thread, and knows
+// nothing of the queue or the loop. The Inbox decides, the tasks touch the
+// folder.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "daemon/queue/queue_store.hpp"
+#include "watcher/file_info.hpp"
+#include "watcher/filesystem.hpp"
+
+namespace inboxd::app {
+
+// The inbox's own folders inside the drop folder (spool, done, failed) can be
+// renamed by anyone who may write there and replaced by a symlink that would
+// lead files out of the inbox. Every component between `inbox` and `dir` must
+// be a real folder (a missing one is fine: it is created as a real one).
+// Folders outside the inbox are the administrator's choice, not checked.
+Result<void> check_own_folder(const std::filesystem::path& inbox, const std::filesystem::path& dir);
+
+// --- Opening the drop folder -------------------------------------------------
+
+struct OpenRequest {
+  std::filesystem::path path;
+  std::vector<std::filesystem::path> own_dirs;  // spool, done, failed: created as needed
+  std::filesystem::path spool;                  // made private (0700)
+  // The folder was opened before (its `.inboxd` was made then): a folder
+  // without it now is an unmounted share's empty mountpoint, not an inbox
+  // whose files are all gone.
+  bool expect_marker = false;
+};
+struct OpenResult {
+  std::optional<std::string> error;  // unavailable, and why
+  std::optional<watcher::Filesystem> filesystem;
+};
+// Checks the drop folder and creates the daemon's own folders in it. Never
+// creates the drop folder itself: a missing mount must not be papered over.
+OpenResult open_drop_folder(const OpenRequest& request);
+
+// --- Scans and stats -----------------------------------------------------------
+
+struct ScanResult {
+  std::optional<Error> error;
+  std::vector<watcher::FileInfo> files;
+  MonoClock::duration took{};
+};
+ScanResult scan_folder(const std::filesystem::path& root, const std::string& rel_dir, bool recursive,
+                       const std::vector<std::string>& skip_rels);
+
+// A fresh lstat per rel: nullopt when it is gone or no longer a regular file.
+using StatResults = std::vector<std::pair<std::string, std::optional<watcher::FileInfo>>>;
+StatResults stat_files(const std::filesystem::path& root, const std::vector<std::string>& rels);
+
+// --- Claims: step 2, the renames into the spool ------------------------------
+
+struct SpoolMove {
+  std::filesystem::path from;
+  std::filesystem::path target;  // spool/<job id>/<name>
+};
+struct SpoolMoveResult {
+  bool moved = false;
+  int error_code = 0;        // errno of a failed rename
+  std::string error;         // its message
+  std::string replaced_by;   // moved, but it is not a regular file now ("a symlink")
+};
+struct ClaimMoves {
+  std::optional<std::string> refused;  // the spool itself is not safe: nothing moved
+  std::vector<SpoolMoveResult> results;  // one per move, in order
+};
+ClaimMoves move_into_spool(const std::filesystem::path& inbox, const std::filesystem::path& spool,
+                           const std::vector<SpoolMove>& moves,
+                           const std::vector<std::filesystem::path>& remove_dirs);
+
+// Whether a spooled file is there before its handler starts. `spool_gone`:
+// the whole spool is missing (a share that is not mounted), not just a file.
+struct SpoolCheck {
+  bool present = true;
+  bool spool_gone = false;
+};
+SpoolCheck check_spooled(const std::filesystem::path& file, const std::filesystem::path& spool);
+
+// --- Start-up: what the spool holds ---------------------------------------------
+
+struct SpoolSurvey {
+  std::vector<bool> pending_present;  // per pending claim target, in order
+  struct Folder {
+    std::int64_t id = 0;              // spool/<id>
+    std::filesystem::path path;
+    std::vector<std::pair<std::string, std::int64_t>> files;  // name, size
+  };
+  std::vector<Folder> folders;
+};
+SpoolSurvey survey_spool(const std::filesystem::path& spool,
+                         const std::vector<std::filesystem::path>& pending_targets);
+
+// --- Outcomes -------------------------------------------------------------------
+
+struct PlaceRequest {
+  std::filesystem::path inbox;
+  std::filesystem::path from;                    // the spooled file
+  std::optional<std::filesystem::path> dest_dir;  // nullopt: delete the file
+  std::string rel;
+  bool failed = false;                           // write a report beside it
+  queue::Job job;                                // for the report
+  std::vector<queue::Attempt> attempts;
+  std::string reason;
+};
+struct PlaceResult {
+  std::optional<std::filesystem::path> final_path;  // where the file is now; nullopt: deleted
+  std::optional<std::string> error;                 // it stays where it was
+  bool source_missing = false;
+};
+// Moves a finished job's file out of the spool to dest_dir/rel under a free
+// name (or deletes it), and writes the report beside a failed one.
+PlaceResult place_outcome(const PlaceRequest& request);
+
+// Admin retry: takes a failed file back into the spool and removes its report.
+struct TakeBack {
+  bool ok = false;
+  std::string error;
+};
+TakeBack take_back(const std::filesystem::path& from, const std::filesystem::path& target);
+
+}  // namespace inboxd::app
