@@ -25,15 +25,20 @@ struct FolderWorker::Shared {
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<Task> todo;
-  std::deque<std::function<void()>> finished;
+  struct Finished {
+    std::string what;
+    std::function<void()> done;
+    std::string error;  // what `work` threw, logged on the loop thread
+  };
+  std::deque<Finished> finished;
   std::optional<Busy> busy;
   bool closing = false;
   uv_async_t* async = nullptr;
 
-  void run(const std::shared_ptr<spdlog::logger>& log);
+  void run();
 };
 
-void FolderWorker::Shared::run(const std::shared_ptr<spdlog::logger>& log) {
+void FolderWorker::Shared::run() {
   std::unique_lock lock(mutex);
   for (;;) {
     wake.wait(lock, [this] { return closing || !todo.empty(); });
@@ -42,17 +47,18 @@ void FolderWorker::Shared::run(const std::shared_ptr<spdlog::logger>& log) {
     todo.pop_front();
     busy = Busy{task.what, mono_now(), wall_now_ms()};
     lock.unlock();
+    std::string error;
     try {
       task.work();
     } catch (const std::exception& e) {
-      log->error("folder task failed task={} error={}", task.what, e.what());
+      error = e.what();
     } catch (...) {
-      log->error("folder task failed task={}", task.what);
+      error = "unknown exception";
     }
     lock.lock();
     busy.reset();
     if (closing) return;
-    finished.push_back(std::move(task.done));
+    finished.push_back({std::move(task.what), std::move(task.done), std::move(error)});
     uv_async_send(async);
   }
 }
@@ -65,7 +71,7 @@ FolderWorker::FolderWorker(uv_loop_t* loop, std::shared_ptr<spdlog::logger> log)
   });
   async_->data = this;
   shared_->async = async_.get();
-  std::thread([shared = shared_, log = log_] { shared->run(log); }).detach();
+  std::thread([shared = shared_] { shared->run(); }).detach();
 }
 
 // The thread is detached from the start: joining one that is stuck in a
@@ -93,17 +99,20 @@ void FolderWorker::enqueue(std::string what, std::function<void()> work,
 
 void FolderWorker::deliver() {
   for (;;) {
-    std::function<void()> done;
+    Shared::Finished finished;
     {
       std::lock_guard lock(shared_->mutex);
       if (shared_->finished.empty()) return;
-      done = std::move(shared_->finished.front());
+      finished = std::move(shared_->finished.front());
       shared_->finished.pop_front();
     }
     --outstanding_;
+    if (!finished.error.empty()) {
+      log_->error("folder task failed task={} error={}", finished.what, finished.error);
+    }
     // `done` may destroy this worker (an inbox retired in its callback).
     auto keep = shared_;
-    guarded(*log_, "folder task done", done);
+    guarded(*log_, "folder task done", finished.done);
     if (keep->closing) return;
   }
 }
