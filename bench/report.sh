@@ -26,6 +26,8 @@ def r1: if type == "number" then (. * 10 | round) / 10 else . end;
 def r2: if type == "number" then (. * 100 | round) / 100 else . end;
 def r3: if type == "number" then (. * 1000 | round) / 1000 else . end;
 def pct: if type == "number" then "\(. * 100 | round) %" else "n/a" end;
+def commas: if type == "number" then round | tostring | explode | reverse
+  | [recurse(.[3:]; length > 0) | .[0:3] | reverse | implode] | reverse | join(",") else . end;
 def tname: {inboxd: "inboxd", limit: "limit (posix_spawn, no watching)",
             inotifywait: "inotifywait \\| xargs -P2", incron: "incrond"}[.] // .;
 '
@@ -253,6 +255,54 @@ its copying in the child, which is not traced either.
 MD
 }
 
+poll_scan_section() {
+  has poll_scan || return 0
+  cat <<MD
+
+## Poll scan, $(jr '.poll_scan.files | commas') files
+
+What one full scan of a drop folder holding $(jr '.poll_scan.files | commas') small files costs: every
+poll (\`watch: poll\`, every \`poll_interval\`) and every periodic rescan in
+inotify mode (\`rescan_interval\`) is one. \`scan_bench\`
+(\`tests/unit/watcher/scan_bench.cpp\`) creates the files (named like
+\`$(j '.poll_scan.name_example')\`, beside the \`.inboxd\`, \`done\` and \`failed\` folders of an
+inbox) and alternates $(j '.poll_scan.rounds') rounds of
+
+- **limit**: a bare \`opendir\`/\`readdir\`/\`fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)\`
+  loop that keeps nothing;
+- **inboxd**: what \`Inbox::scan\` does: \`scan_directory\` of the inbox (sorted by
+  name), the name filter with the default excludes on every name,
+  \`SettleTracker::observe\` for every file, then the tracker's next deadline.
+  One tracker lives through the run, as in the daemon, so the rounds measure
+  the re-scan of unchanged files; the first scan, when every file is new to
+  the tracker, is listed apart.
+
+The page cache is not dropped: both read a warm dentry and inode cache, so
+this is CPU work (user and kernel), not disk reads.
+
+| | limit | inboxd | inboxd / limit |
+|---|---|---|---|
+| wall ms per scan, median of $(j '.poll_scan.rounds') rounds | $(jr '.poll_scan.limit_median_ms | r1') | $(jr '.poll_scan.inboxd_median_ms | r1') | **$(j '.poll_scan.ratio')×** (median of the rounds' ratios) |
+| µs per file | $(jr '.poll_scan.limit_us_per_file | r2') | $(jr '.poll_scan.inboxd_us_per_file | r2') | |
+| CPU ms per scan, user + system (medians) | $(j '.poll_scan.limit_median_user_ms') + $(j '.poll_scan.limit_median_sys_ms') | $(j '.poll_scan.inboxd_median_user_ms') + $(j '.poll_scan.inboxd_median_sys_ms') | |
+| minor page faults per scan (median) | $(j '.poll_scan.limit_median_minor_faults') | $(j '.poll_scan.inboxd_median_minor_faults') | |
+| wall ms of each round | $(jr '.poll_scan.limit_ms | map(r1 | tostring) | join(", ")') | $(jr '.poll_scan.inboxd_ms | map(r1 | tostring) | join(", ")') | $(jr '(.poll_scan.ratios // []) | map(tostring) | join(", ")') |
+| first scan (every file new to the settle tracker) | | $(jr '.poll_scan.first_scan_ms | r1') ms | |
+| instructions per file (callgrind, $(jr '.poll_scan.callgrind.files | commas') files) | $(j '.poll_scan.callgrind.limit_ir_per_file') | $(j '.poll_scan.callgrind.inboxd_ir_per_file') (first scan $(j '.poll_scan.callgrind.inboxd_first_ir_per_file')) | $(jr '.poll_scan.callgrind | .inboxd_ir_per_file / .limit_ir_per_file | r1')× |
+
+Memory: $(jr '.poll_scan.rss_kib_after_scan_1 / 1024 | r1') MiB resident after the first inboxd scan and $(jr '.poll_scan.rss_kib_after_last_scan / 1024 | r1') MiB
+after scan $(j '.poll_scan.scans') ($(j '.poll_scan.rss_kib_growth') KiB more; from scan 2 to scan $(j '.poll_scan.scans') it moved by $(jr '(.poll_scan.rss_kib_after_each_scan // [])[1:] | if length > 0 then max - min else "n/a" end') KiB; the
+settle tracker holds $(jr '.poll_scan.tracked | commas') files). The process's peak (\`ru_maxrss\`) was $(jr '.poll_scan.peak_rss_kib / 1024 | r1') MiB,
+$(jr '.poll_scan | if .rss_kib_highest_after_a_scan then (.peak_rss_kib - .rss_kib_highest_after_a_scan) / 1024 | r1 else "n/a" end') MiB above the highest reading between scans: most likely one scan's
+listing (entries, files, their order) while it is in memory.
+
+CPU times are the process's own (\`getrusage\`; the kernel splits them into user
+and system by sampling). Instructions are counted in user space only, one
+callgrind dump per scan (client requests in the bench), so they leave out
+the kernel's share, which the system times show.
+MD
+}
+
 discussion_section() {
   discussion_text | awk 'NR <= 3 || NF > 0'
 }
@@ -369,7 +419,9 @@ temporary directory. Every process it starts is stopped by pid when it exits
 is restored. \`--only throughput,latency\` runs a subset; \`--out DIR\` writes
 elsewhere.
 
-Helpers: \`bench/writer.c\` (drops files, records close times),
+Helpers: \`tests/unit/watcher/scan_bench.cpp\` (the poll scan and its limit,
+built with \`cmake --preset bench\` unless \`--scan-bench PATH\` names one),
+\`bench/writer.c\` (drops files, records close times),
 \`bench/handler.c\` (the handler), \`bench/spawn_limit.c\` (the limit),
 \`bench/cpu_spin.c\` (CPU calibration), \`bench/lib.sh\` and \`bench/tools.sh\`
 (process bookkeeping and the four contenders), \`bench/report.sh\`,
@@ -392,6 +444,7 @@ render() {
     latency_section
     scale_section
     counts_section
+    poll_scan_section
     discussion_section
     method_notes
   } >"$OUT/benchmarks.md"
@@ -417,7 +470,8 @@ table() {
     else empty end),
     (if .scale then "scale: \(.scale.rows) jobs: ready in \(.scale.ready_seconds) s, RSS \(.scale.rss_kib / 1024 | r1) MiB; idle \(.scale.idle_full_queue.voluntary_switches_per_s) wakeups/s, \(.scale.idle_full_queue.cpu_ms) ms CPU in \(.scale.idle_seconds) s (empty daemon: \(.scale.idle_empty.voluntary_switches_per_s) wakeups/s)" else empty end),
     (if .callgrind then "instructions per file: inboxd \(.callgrind.inboxd_ir_per_file), limit \(.callgrind.limit_ir_per_file)" else empty end),
-    (if .syscalls then "per file: \(.syscalls.syncs_per_file) syncs, \(.syscalls.process_creations_per_file) process creations" else empty end)'
+    (if .syscalls then "per file: \(.syscalls.syncs_per_file) syncs, \(.syscalls.process_creations_per_file) process creations" else empty end),
+    (if .poll_scan then "poll scan of \(.poll_scan.files) files: inboxd \(.poll_scan.inboxd_median_ms | r1) ms, limit \(.poll_scan.limit_median_ms | r1) ms (\(.poll_scan.ratio)x); instructions per file \(.poll_scan.callgrind.inboxd_ir_per_file) vs \(.poll_scan.callgrind.limit_ir_per_file)" else empty end)'
 }
 
 plots

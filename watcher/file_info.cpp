@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <numeric>
 
 #include "common/log.hpp"
 #include "common/sys_error.hpp"
@@ -57,10 +58,14 @@ class FolderScan {
 Result<void> FolderScan::folder(int dir_fd, const std::string& rel) {
   auto entries = read_entries(dir_fd, join_path(root_, rel));
   if (!entries) return fail(entries.error());
+  // Room for every entry at once (keeping the vector's geometric growth across
+  // folders): no re-allocation and copying of the files found so far.
+  const std::size_t room = files_.size() + entries->size();
+  if (files_.capacity() < room) files_.reserve(std::max(room, 2 * files_.capacity()));
   std::vector<std::string> subfolders;
-  for (const DirEntry& entry : *entries) {
+  for (DirEntry& entry : *entries) {
     if (entry.type == DT_DIR) {
-      if (recursive_) subfolders.push_back(entry.name);
+      if (recursive_) subfolders.push_back(std::move(entry.name));
       continue;
     }
     // Symlinks, FIFOs, sockets and devices are recognised from readdir alone
@@ -72,10 +77,11 @@ Result<void> FolderScan::folder(int dir_fd, const std::string& rel) {
       return fail_errno("lstat", join_path(root_, join_rel(rel, entry.name)));
     }
     if (S_ISREG(st.st_mode)) {
-      std::string file = join_rel(rel, entry.name);
+      // In the inbox's root the rel is the name: take it rather than copy it.
+      std::string file = rel.empty() ? std::move(entry.name) : join_rel(rel, entry.name);
       if (!too_long(file)) files_.push_back(to_file_info(std::move(file), st));
     } else if (S_ISDIR(st.st_mode) && recursive_) {
-      subfolders.push_back(entry.name);
+      subfolders.push_back(std::move(entry.name));
     }
   }
   for (const auto& name : subfolders) descend(dir_fd, rel, name);
@@ -115,6 +121,32 @@ void FolderScan::descend(int parent_fd, const std::string& rel, const std::strin
   }
 }
 
+// Sorts by rel. std::string compares as unsigned char: bytewise order, names
+// with high bytes last. The order is worked out on indices, which the sort
+// moves around cheaply, and then each FileInfo is moved once into its place
+// (following the permutation's cycles), instead of the sort swapping whole
+// FileInfos (72 bytes each) some n log n times.
+void sort_by_rel(std::vector<FileInfo>& files) {
+  std::vector<std::size_t> order(files.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&files](std::size_t a, std::size_t b) { return files[a].rel < files[b].rel; });
+  // files[i] must receive the FileInfo now at files[order[i]].
+  for (std::size_t start = 0; start < order.size(); ++start) {
+    if (order[start] == start) continue;
+    FileInfo held = std::move(files[start]);
+    std::size_t at = start;
+    while (order[at] != start) {
+      const std::size_t from = order[at];
+      files[at] = std::move(files[from]);
+      order[at] = at;
+      at = from;
+    }
+    files[at] = std::move(held);
+    order[at] = at;
+  }
+}
+
 }  // namespace
 
 std::string_view name_of(std::string_view rel) {
@@ -134,9 +166,7 @@ Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
   auto scanned = scan.folder(dir->get(), std::string(rel_dir));
   if (!scanned) return fail(scanned.error());
   std::vector<FileInfo> files = scan.take();
-  // std::string compares as unsigned char: bytewise order, names with high bytes last.
-  std::sort(files.begin(), files.end(),
-            [](const FileInfo& a, const FileInfo& b) { return a.rel < b.rel; });
+  sort_by_rel(files);
   return files;
 }
 

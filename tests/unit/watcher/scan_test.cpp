@@ -77,6 +77,34 @@ TEST_CASE("scan results are sorted bytewise by rel", "[watcher][scan]") {
   CHECK(f.scan() == std::vector<std::string>{"A", "B", "_", "a", "b", "\xff-high"});
 }
 
+TEST_CASE("a large recursive scan keeps every file, each with its own stat, in rel order",
+          "[watcher][scan]") {
+  // Enough names, created out of order and across folders, that the sort
+  // has to move files through long permutation cycles; each file's size
+  // says which file it is.
+  ScanFixture f;
+  f.dir.mkdir("sub");
+  f.dir.mkdir("sub-b");
+  std::vector<std::string> expected;
+  for (int i = 0; i < 600; ++i) {
+    const int n = (i * 397) % 600;  // 397 is prime to 600: every n once, scrambled
+    const char* folder = n % 3 == 0 ? "" : n % 3 == 1 ? "sub/" : "sub-b/";
+    const std::string rel = folder + std::string("f") + std::to_string(n) + (n % 2 ? ".pdf" : "");
+    f.dir.write(rel, std::string(static_cast<std::size_t>(n + 1), 'x'));
+    expected.push_back(rel);
+  }
+  std::sort(expected.begin(), expected.end());
+  auto files = scan_directory(f.dir.root(), "", true, {});
+  REQUIRE(files.has_value());
+  std::vector<std::string> rels;
+  for (const FileInfo& file : *files) {
+    rels.push_back(file.rel);
+    const auto digits = file.name().substr(1, file.name().find('.') - 1);
+    CHECK(file.size == std::stoul(std::string(digits)) + 1);
+  }
+  CHECK(rels == expected);
+}
+
 TEST_CASE("subfolders are scanned only when recursive", "[watcher][scan]") {
   ScanFixture f;
   f.make_tree();
