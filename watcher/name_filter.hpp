@@ -19,8 +19,17 @@ class NameFilter {
   bool accepts(std::string_view name) const;
 
  private:
-  std::vector<std::string> include_;
-  std::vector<std::string> exclude_;
+  enum class Shape { kAll, kExact, kPrefix, kSuffix, kGlob };
+  struct Pattern {
+    Shape shape;
+    std::string literal;  // kExact: the name; kPrefix/kSuffix: the part besides '*'
+    std::string glob;     // the pattern as written (fnmatch for kGlob)
+    bool matches(std::string_view name, std::string& buffer) const;
+  };
+  static Pattern compile(const std::string& pattern);
+
+  std::vector<Pattern> include_;
+  std::vector<Pattern> exclude_;
 };
 
 }  // namespace inboxd::watcher

@@ -1,21 +1,31 @@
 #include "watcher/settle_tracker.hpp"
 
-#include <algorithm>
-
 namespace inboxd::watcher {
 
+void SettleTracker::unpend(const Entries::value_type& item) {
+  if (!item.second.writing) pending_.erase({item.second.changed_at, item.first});
+}
+
+void SettleTracker::pend(const Entries::value_type& item) {
+  if (!item.second.writing) pending_.emplace(item.second.changed_at, item.first);
+}
+
 void SettleTracker::note_writing(const std::string& rel, MonoTime now) {
-  Entry& entry = entries_[rel];
-  entry.writing = true;
-  entry.changed_at = now;
+  auto [it, inserted] = entries_.try_emplace(rel);
+  if (!inserted) unpend(*it);
+  it->second.writing = true;
+  it->second.changed_at = now;
 }
 
 void SettleTracker::note_closed(const FileInfo& info, MonoTime now) {
-  Entry& entry = entries_[info.rel];
+  auto [it, inserted] = entries_.try_emplace(info.rel);
+  if (!inserted) unpend(*it);
+  Entry& entry = it->second;
   entry.info = info;
   entry.known = true;
   entry.writing = false;
   entry.changed_at = now;
+  pend(*it);
 }
 
 void SettleTracker::observe(const FileInfo& info, MonoTime now) {
@@ -27,38 +37,43 @@ void SettleTracker::observe(const FileInfo& info, MonoTime now) {
   // or mtime restarts the clock.
   entry.info = info;
   entry.known = true;
-  if (changed) entry.changed_at = now;
+  if (!changed) return;
+  if (!inserted) unpend(*it);
+  entry.changed_at = now;
+  pend(*it);
 }
 
-void SettleTracker::forget(const std::string& rel) { entries_.erase(rel); }
+void SettleTracker::forget(const std::string& rel) {
+  auto it = entries_.find(rel);
+  if (it == entries_.end()) return;
+  unpend(*it);
+  entries_.erase(it);
+}
 
 void SettleTracker::reset_writers(MonoTime now) {
-  for (auto& [rel, entry] : entries_) {
+  for (auto& item : entries_) {
+    Entry& entry = item.second;
     if (!entry.writing) continue;
     // The writer may have finished just now: a full settle period from here
     // is the earliest a stat can be trusted to show the final version.
     entry.writing = false;
     entry.changed_at = now;
+    pend(item);
   }
 }
 
-std::vector<std::string> SettleTracker::due(MonoTime now) const {
+std::vector<std::string> SettleTracker::due(MonoTime now, std::size_t max) const {
   std::vector<std::string> out;
-  for (const auto& [rel, entry] : entries_) {
-    if (!entry.writing && entry.changed_at + settle_ <= now) out.push_back(rel);
+  for (const auto& [changed_at, rel] : pending_) {
+    if (out.size() >= max || changed_at + settle_ > now) break;
+    out.emplace_back(rel);
   }
-  std::sort(out.begin(), out.end());
   return out;
 }
 
 std::optional<MonoTime> SettleTracker::next_deadline() const {
-  std::optional<MonoTime> earliest;
-  for (const auto& [rel, entry] : entries_) {
-    if (entry.writing) continue;
-    const MonoTime deadline = entry.changed_at + settle_;
-    if (!earliest || deadline < *earliest) earliest = deadline;
-  }
-  return earliest;
+  if (pending_.empty()) return std::nullopt;
+  return pending_.begin()->first + settle_;
 }
 
 const FileInfo* SettleTracker::last_seen(const std::string& rel) const {

@@ -14,11 +14,18 @@
 //  - observe: a scan saw the file; the clock restarts only if it changed (or is
 //    new). A scan clears a stale "writing" mark only via reset_writers().
 // Memory is bounded by the number of unsettled files in the drop folder.
+// Every operation but reset_writers costs O(log n) in the files tracked
+// (due: per file returned), so a burst of 100,000 files is not quadratic.
 // Not thread-safe.
 
+#include <cstddef>
+#include <limits>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -38,9 +45,11 @@ class SettleTracker {
   // "writing" mark and fall back on size/mtime alone.
   void reset_writers(MonoTime now);
 
-  // Files due now, in rel order. The caller re-stats each one and either
-  // claims it (then forget) or calls observe with what it saw.
-  std::vector<std::string> due(MonoTime now) const;
+  // At most `max` files due now: the longest settled first, files that
+  // settled at the same moment in rel order. The caller re-stats each one
+  // and either claims it (then forget) or calls observe with what it saw.
+  std::vector<std::string> due(MonoTime now,
+                               std::size_t max = std::numeric_limits<std::size_t>::max()) const;
   // Earliest time something becomes due (nullopt: nothing pending, or only
   // files with an open writer).
   std::optional<MonoTime> next_deadline() const;
@@ -57,8 +66,17 @@ class SettleTracker {
     bool writing = false;
     MonoTime changed_at{};
   };
+  using Entries = std::unordered_map<std::string, Entry>;
+  // Every file without an open writer, by (changed_at, rel). The rel views
+  // point at the keys of entries_, which stay put while their entry lives.
+  using Pending = std::set<std::pair<MonoTime, std::string_view>>;
+
+  void unpend(const Entries::value_type& item);
+  void pend(const Entries::value_type& item);
+
   Millis settle_;
-  std::unordered_map<std::string, Entry> entries_;
+  Entries entries_;
+  Pending pending_;
 };
 
 }  // namespace inboxd::watcher

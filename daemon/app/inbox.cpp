@@ -426,8 +426,7 @@ void Inbox::arm_settle_timer() {
 // regular ones are forgotten. One such round runs at a time.
 void Inbox::on_settle_timer() {
   if (intake_stopped_ || !available_ || stuck_ || settling_) return;
-  auto due = settle_.due(mono_now());
-  if (due.size() > kClaimBatch) due.resize(kClaimBatch);
+  auto due = settle_.due(mono_now(), kClaimBatch);
   if (due.empty()) {
     arm_settle_timer();
     return;

@@ -1,3 +1,5 @@
+#include <fnmatch.h>
+
 #include "watcher/name_filter.hpp"
 
 #include <catch2/catch.hpp>
@@ -68,4 +70,20 @@ TEST_CASE("names with arbitrary bytes are matched byte for byte", "[watcher][fil
   CHECK(filter.accepts("caf\xc3\xa9.pdf"));
   CHECK(filter.accepts("\xff\xfe.pdf"));
   CHECK(filter.accepts("line\nbreak.pdf"));
+}
+
+TEST_CASE("the quick matching of plain patterns agrees with fnmatch on every name",
+          "[watcher][filter]") {
+  const std::vector<std::string> patterns = {"*",      ".*",    "*.tmp", "~$*",   "*.PDF", "scan",
+                                             "SCAN*",  "*\xff", "a*b",   "*.p?f", "[ab]*", "\\*x"};
+  const std::vector<std::string> names = {"scan",      "SCAN",    "scan.pdf", "Scan.Pdf", ".hidden",
+                                          "~$doc.docx", "a.tmp",  ".tmp",     "tmp",      "x\xff",
+                                          "ab",        "b.pxf",   "*x",       "",         "\xc3\xa9.pdf"};
+  for (const auto& pattern : patterns) {
+    NameFilter filter({pattern}, {});
+    for (const auto& name : names) {
+      INFO("pattern=" << pattern << " name=" << name);
+      CHECK(filter.accepts(name) == (::fnmatch(pattern.c_str(), name.c_str(), FNM_CASEFOLD) == 0));
+    }
+  }
 }
