@@ -7,6 +7,7 @@ INBOXD_PACKAGES=(
   catch2 nlohmann-json3-dev libcli11-dev
   systemd systemd-container
   clang libclang-rt-14-dev
+  sshfs openssh-server
 )
 
 inboxd_install_deps() {

@@ -34,26 +34,51 @@ std::string DaemonFixture::fixture(const std::string& name) {
   return std::string(INBOXD_SOURCE_DIR) + "/tests/fixtures/" + name;
 }
 
-void DaemonFixture::configure(const std::vector<std::string>& command, const std::string& extra,
-                              const std::map<std::string, std::string>& env) {
-  std::ostringstream yaml;
-  yaml << "state_dir: state\n"
-       << "socket: state/inboxd.sock\n"
-       << "log_level: debug\n"
-       << "shutdown_grace: 5s\n"
-       << "inboxes:\n"
-       << "  - name: in\n"
-       << "    path: in\n"
+namespace {
+
+void write_inbox(std::ostream& yaml, const std::string& name, const std::string& path,
+                 const std::vector<std::string>& command, const fs::path& records,
+                 const std::string& extra, const std::map<std::string, std::string>& env) {
+  yaml << "  - name: " << name << "\n"
+       << "    path: " << path << "\n"
        << "    command: [";
   for (std::size_t i = 0; i < command.size(); ++i) {
     yaml << (i ? ", " : "") << '"' << command[i] << '"';
   }
   yaml << "]\n"
-       << "    env: {RECORD_DIR: \"" << records().string() << "\"";
+       << "    env: {RECORD_DIR: \"" << records.string() << "\"";
   for (const auto& [key, value] : env) yaml << ", " << key << ": \"" << value << '"';
   yaml << "}\n";
   std::istringstream lines(extra);
   for (std::string line; std::getline(lines, line);) yaml << "    " << line << "\n";
+}
+
+const char* const kDaemonKeys =
+    "state_dir: state\n"
+    "socket: state/inboxd.sock\n"
+    "log_level: debug\n"
+    "shutdown_grace: 5s\n"
+    "inboxes:\n";
+
+}  // namespace
+
+void DaemonFixture::configure(const std::vector<std::string>& command, const std::string& extra,
+                              const std::map<std::string, std::string>& env) {
+  std::ostringstream yaml;
+  yaml << kDaemonKeys;
+  write_inbox(yaml, "in", "in", command, records(), extra, env);
+  std::ofstream(config_file()) << yaml.str();
+}
+
+void DaemonFixture::configure_inboxes(const std::vector<std::string>& command,
+                                      const std::vector<InboxSpec>& inboxes,
+                                      const std::map<std::string, std::string>& env) {
+  std::ostringstream yaml;
+  yaml << kDaemonKeys;
+  for (const auto& inbox : inboxes) {
+    write_inbox(yaml, inbox.name, "\"" + inbox.path.string() + "\"", command, records(), inbox.extra,
+                env);
+  }
   std::ofstream(config_file()) << yaml.str();
 }
 
@@ -65,7 +90,11 @@ void DaemonFixture::start() {
   posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::string binary = std::string(INBOXD_BIN_DIR) + "/inboxd";
   std::string config = config_file().string();
-  std::vector<char*> argv = {binary.data(), const_cast<char*>("--config"), config.data(), nullptr};
+  std::vector<std::string> words = launcher_;
+  for (const auto& word : {binary, std::string("--config"), config}) words.push_back(word);
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
   // Only a ready line written by this process counts: the log is appended
   // across restarts.
   auto logged_before = log().size();
@@ -73,7 +102,9 @@ void DaemonFixture::start() {
   std::vector<char*> envp;
   for (auto& entry : env) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  int rc = launcher_.empty()
+               ? posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), envp.data())
+               : posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start inboxd");
   bool ready = wait_until([this, logged_before] {

@@ -31,7 +31,21 @@ class DaemonFixture {
   // The handler's env always holds RECORD_DIR=records(), plus `env`.
   void configure(const std::vector<std::string>& command, const std::string& extra = "",
                  const std::map<std::string, std::string>& env = {});
+  // One inbox of configure_inboxes(): its name, folder and YAML keys at the
+  // inbox's indentation (like `extra` above).
+  struct InboxSpec {
+    std::string name;
+    fs::path path;
+    std::string extra;
+  };
+  // Like configure(), with several inboxes that all run `command`.
+  void configure_inboxes(const std::vector<std::string>& command, const std::vector<InboxSpec>& inboxes,
+                         const std::map<std::string, std::string>& env = {});
   void start();                  // starts inboxd and waits until it is ready
+  // From the next start() on, runs `launcher` with inboxd's command line
+  // appended (e.g. unshare ... sh -c '...; exec "$0" "$@"'); the launcher
+  // must exec inboxd, so that pid() stays the daemon's.
+  void set_launcher(const std::vector<std::string>& launcher) { launcher_ = launcher; }
   // Adds or overrides a variable in inboxd's own environment from the next
   // start() on (the test's environment is passed on otherwise), e.g. a secret
   // that must not reach handlers.
@@ -82,6 +96,7 @@ class DaemonFixture {
   fs::path root_;
   pid_t pid_ = -1;
   std::map<std::string, std::string> daemon_env_;
+  std::vector<std::string> launcher_;
 };
 
 }  // namespace inboxd::testing
