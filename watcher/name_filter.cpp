@@ -63,7 +63,8 @@ bool NameFilter::Pattern::matches(std::string_view name, std::string& buffer) co
   return false;
 }
 
-NameFilter::NameFilter(std::vector<std::string> include, std::vector<std::string> exclude) {
+NameFilter::NameFilter(const std::vector<std::string>& include,
+                       const std::vector<std::string>& exclude) {
   for (const auto& pattern : include) include_.push_back(compile(pattern));
   for (const auto& pattern : exclude) exclude_.push_back(compile(pattern));
 }

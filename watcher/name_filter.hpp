@@ -14,7 +14,7 @@ namespace inboxd::watcher {
 
 class NameFilter {
  public:
-  NameFilter(std::vector<std::string> include, std::vector<std::string> exclude);
+  NameFilter(const std::vector<std::string>& include, const std::vector<std::string>& exclude);
   // True when the name matches some include pattern and no exclude pattern.
   bool accepts(std::string_view name) const;
 

@@ -43,10 +43,10 @@ class FolderWorker {
   // thread. `what` names the task while it runs ("scan /srv/in"). Should
   // `work` throw, the error is logged and `done` gets a default T.
   template <class T>
-  void post(std::string what, std::function<T()> work, std::function<void(T)> done) {
+  void post(const std::string& what, std::function<T()> work, std::function<void(const T&)> done) {
     auto result = std::make_shared<T>();
-    enqueue(std::move(what), [work = std::move(work), result] { *result = work(); },
-            [done = std::move(done), result] { done(std::move(*result)); });
+    enqueue(what, [work = std::move(work), result] { *result = work(); },
+            [done = std::move(done), result] { done(*result); });
   }
 
   // The task running now on the worker thread, and since when.

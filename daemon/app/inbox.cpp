@@ -137,11 +137,12 @@ bool Inbox::settled() const {
 // --- Folder work ----------------------------------------------------------
 
 template <class T>
-void Inbox::post(std::string what, std::function<T()> work, std::function<void(T)> done) {
-  worker_.post<T>(std::move(what), std::move(work), [this, done = std::move(done)](T result) {
+void Inbox::post(const std::string& what, std::function<T()> work,
+                 std::function<void(const T&)> done) {
+  worker_.post<T>(what, std::move(work), [this, done = std::move(done)](const T& result) {
     bool was_stuck = stuck_.has_value();
     stuck_.reset();
-    done(std::move(result));
+    done(result);
     if (was_stuck) {
       log_->info("inbox responding again inbox={}", config_.name);
       reopen();
@@ -198,7 +199,7 @@ void Inbox::start() {
                       opened_before && *opened_before};
   post<OpenResult>("open " + config_.path.string(),
                    [request] { return open_drop_folder(request); },
-                   [this, marker_key, first_open](OpenResult opened) {
+                   [this, marker_key, first_open](const OpenResult& opened) {
                      opening_ = false;
                      on_opened(opened, marker_key, first_open);
                    });
@@ -333,7 +334,7 @@ void Inbox::stat_closed() {
                     [root = config_.path, rels = std::exchange(closed_, {})] {
                       return stat_files(root, rels);
                     },
-                    [this](StatResults stats) {
+                    [this](const StatResults& stats) {
                       stating_closed_ = false;
                       auto now = mono_now();
                       for (const auto& [rel, info] : stats) {
@@ -368,7 +369,7 @@ void Inbox::scan(const std::string& rel_dir) {
                    [root = config_.path, rel_dir, recursive = config_.recursive, skip = skip_rels_] {
                      return scan_folder(root, rel_dir, recursive, skip);
                    },
-                   [this, full](ScanResult result) {
+                   [this, full](const ScanResult& result) {
                      if (full) scanning_ = false;
                      on_scanned(result, full);
                      if (full && std::exchange(rescan_wanted_, false)) scan("");
@@ -434,7 +435,7 @@ void Inbox::on_settle_timer() {
   settling_ = true;
   post<StatResults>("stat " + config_.path.string(),
                     [root = config_.path, due = std::move(due)] { return stat_files(root, due); },
-                    [this](StatResults stats) { on_settle_stats(stats); });
+                    [this](const StatResults& stats) { on_settle_stats(stats); });
 }
 
 void Inbox::on_settle_stats(const StatResults& stats) {
@@ -508,11 +509,11 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   for (std::size_t i = 0; i < claims.size(); ++i) {
     moves.push_back({config_.path / claims[i].rel, spool_path((*ids)[i], claims[i].name)});
   }
-  post<ClaimMoves>(fmt::format("claim {} files in {}", moves.size(), config_.path.string()),
-                   [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
+  auto what = fmt::format("claim {} files in {}", moves.size(), config_.path.string());
+  post<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
                      return move_into_spool(inbox, spool, moves, {});
                    },
-                   [this, claims, ids = *ids](ClaimMoves moved) {
+                   [this, claims, ids = *ids](const ClaimMoves& moved) {
                      on_claims_moved(claims, ids, moved);
                    });
 }
@@ -587,7 +588,7 @@ void Inbox::recover_claims() {
   }
   post<SpoolSurvey>("read spool " + spool_dir().string(),
                     [spool = spool_dir(), targets] { return survey_spool(spool, targets); },
-                    [this, pending](SpoolSurvey survey) { on_survey(pending, survey); });
+                    [this, pending](const SpoolSurvey& survey) { on_survey(pending, survey); });
 }
 
 void Inbox::on_survey(const std::vector<std::int64_t>& pending, const SpoolSurvey& survey) {
@@ -662,7 +663,7 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
                     emptied = std::move(emptied)] {
                      return move_into_spool(inbox, spool, moves, emptied);
                    },
-                   [this, claims, ids = *ids](ClaimMoves moved) {
+                   [this, claims, ids = *ids](const ClaimMoves& moved) {
                      std::vector<queue::QueueStore::ClaimResult> results;
                      for (std::size_t i = 0; i < claims.size(); ++i) {
                        bool ok = i < moved.results.size() && moved.results[i].moved;
@@ -700,7 +701,7 @@ void Inbox::pump() {
     for (const auto& job : *jobs) {
       if (services_.state_disk->failing()) return;
       if (free == 0) break;
-      if (starting_.count(job.id) > 0) continue;
+      if (starting_.contains(job.id)) continue;
       --free;
       if (breaker_.open()) {
         breaker_.start_probe();
@@ -902,7 +903,7 @@ void Inbox::start_job(const queue::Job& job) {
   starting_.insert(job.id);
   post<SpoolCheck>("check " + *job.path,
                    [file = fs::path(*job.path), spool = spool_dir()] { return check_spooled(file, spool); },
-                   [this, job](SpoolCheck check) {
+                   [this, job](const SpoolCheck& check) {
                      starting_.erase(job.id);
                      bool canceled = cancel_requested_.erase(job.id) > 0;
                      if (canceled || intake_stopped_ || paused_ || stuck_ ||
@@ -1165,9 +1166,9 @@ void Inbox::place_file(const queue::Job& job) {
     if (attempts) request.attempts = std::move(*attempts);
     request.reason = job.last_error;
   }
-  post<PlaceResult>("move " + request.from.string(),
-                    [request = std::move(request)] { return place_outcome(request); },
-                    [this, id = job.id, from = spool_path(job.id, job.name)](PlaceResult placed) {
+  auto what = "move " + request.from.string();
+  post<PlaceResult>(what, [request = std::move(request)] { return place_outcome(request); },
+                    [this, id = job.id, from = spool_path(job.id, job.name)](const PlaceResult& placed) {
                       on_placed(id, from, placed);
                     });
 }
@@ -1195,7 +1196,7 @@ bool Inbox::cancel_running(std::int64_t job_id) {
 }
 
 void Inbox::cancel_waiting(const queue::Job& job) {
-  if (starting_.count(job.id) > 0) cancel_requested_.insert(job.id);  // its handler must not start
+  if (starting_.contains(job.id)) cancel_requested_.insert(job.id);  // its handler must not start
   finish_job(job, nullptr, queue::JobState::kCanceled, "canceled by an administrator");
 }
 
@@ -1207,7 +1208,7 @@ Result<void> Inbox::requeue(const queue::Job& job) {
   auto target = spool_path(job.id, job.name);
   post<TakeBack>("take back " + *job.path,
                  [from = fs::path(*job.path), target] { return take_back(from, target); },
-                 [this, job, target](TakeBack taken) { on_taken_back(job, target, taken); });
+                 [this, job, target](const TakeBack& taken) { on_taken_back(job, target, taken); });
   return {};
 }
 

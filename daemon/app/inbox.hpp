@@ -163,7 +163,7 @@ class Inbox {
 
   // Folder work: runs `work` on the worker thread, `done` back here.
   template <class T>
-  void post(std::string what, std::function<T()> work, std::function<void(T)> done);
+  void post(const std::string& what, std::function<T()> work, std::function<void(const T&)> done);
   void check_responding();
   void reopen();
 
