@@ -188,8 +188,11 @@ PlaceResult place_outcome(const PlaceRequest& request) {
   result.final_path = request.from;
   struct stat st {};
   if (::lstat(request.from.c_str(), &st) != 0 && errno == ENOENT) {
+    // Moved already (a crash came before the move was recorded): only the
+    // job's spool folder is left to remove.
     result.source_missing = true;
     result.error = sys_error("lstat", request.from.string(), ENOENT).message;
+    ::rmdir(request.from.parent_path().c_str());
     return result;
   }
   if (!request.dest_dir) {

@@ -577,28 +577,26 @@ void Inbox::fail_too_large(const queue::Job& job) {
 // before it are moved on, and spooled files without a job are adopted. The
 // spool is read on the folder thread; the queue is updated here.
 void Inbox::recover_claims() {
-  std::vector<std::int64_t> pending;
-  std::vector<fs::path> targets;
+  std::vector<fs::path> pending;  // spool paths of `claiming` jobs, by job id
+  std::vector<std::int64_t> ids;
   if (auto claiming = services_.store->pending_claims()) {
     for (const auto& job : *claiming) {
       if (job.inbox != config_.name) continue;
-      pending.push_back(job.id);
-      targets.push_back(spool_path(job.id, job.name));
+      ids.push_back(job.id);
+      pending.push_back(spool_path(job.id, job.name));
     }
   }
   post<SpoolSurvey>("read spool " + spool_dir().string(),
-                    [spool = spool_dir(), targets] { return survey_spool(spool, targets); },
-                    [this, pending](const SpoolSurvey& survey) { on_survey(pending, survey); });
+                    [spool = spool_dir(), pending] { return survey_spool(spool, pending); },
+                    [this, ids, pending](const SpoolSurvey& survey) { on_survey(ids, pending, survey); });
 }
 
-void Inbox::on_survey(const std::vector<std::int64_t>& pending, const SpoolSurvey& survey) {
+void Inbox::on_survey(const std::vector<std::int64_t>& ids, const std::vector<fs::path>& pending,
+                      const SpoolSurvey& survey) {
   std::vector<queue::QueueStore::ClaimResult> results;
-  for (std::size_t i = 0; i < pending.size() && i < survey.pending_present.size(); ++i) {
-    auto job = services_.store->job(pending[i]);
-    if (!job || !*job) continue;
-    results.push_back({pending[i], survey.pending_present[i]
-                                       ? std::optional(spool_path(pending[i], (*job)->name).string())
-                                       : std::nullopt});
+  for (std::size_t i = 0; i < ids.size() && i < survey.pending_present.size(); ++i) {
+    results.push_back({ids[i], survey.pending_present[i] ? std::optional(pending[i].string())
+                                                         : std::nullopt});
   }
   if (!results.empty()) {
     log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());

@@ -189,7 +189,8 @@ class Inbox {
   std::filesystem::path spool_dir() const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
-  void on_survey(const std::vector<std::int64_t>& pending, const SpoolSurvey& survey);
+  void on_survey(const std::vector<std::int64_t>& ids, const std::vector<std::filesystem::path>& pending,
+                 const SpoolSurvey& survey);
   void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
   bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results);
   void fail_too_large(const queue::Job& job);

@@ -99,6 +99,9 @@ TEST_CASE("a run of 500 files survives ten SIGKILLs: each file done once, no lef
   CHECK(d.files_in(d.done()).size() == kFiles);
   CHECK(d.files_in(d.inbox()).empty());
   CHECK(per_file.size() == kFiles);
+  std::ostringstream counts;
+  for (const auto& [state, count] : states) counts << state << "=" << count << " ";
+  INFO("job states: " << counts.str());
   CHECK(states == std::map<std::string, int>{{"done", kFiles}});
   CHECK(alive == 0);
   CHECK(extra <= kills * kConcurrency);

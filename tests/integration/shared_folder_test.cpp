@@ -94,3 +94,32 @@ TEST_CASE("an instance that crashes keeps its claims: the other never takes them
   for (const auto& [name, count] : runs) extra += count - 1;
   CHECK(extra <= 1);  // only what b was running at its crash may run again
 }
+
+TEST_CASE("an unmounted share's empty mountpoint is not taken for an inbox whose files are gone",
+          "[shared][unmounted]") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"},
+              "settle: 0\nconcurrency: 1\npoll_interval: 500ms");
+  d.block_handlers();
+  d.start();
+  d.drop("a.pdf", "a");
+  d.drop("b.pdf", "b");
+  REQUIRE(d.wait_until([&] { return d.files_in(d.inbox()).empty(); }));  // both claimed
+  d.kill_hard();
+  // The share goes away: what is left at its path is the empty mountpoint.
+  auto share = d.root() / "share-contents";
+  fs::rename(d.inbox(), share);
+  fs::create_directory(d.inbox());
+  d.unblock_handlers();
+  d.start();
+  REQUIRE(d.wait_until([&] { return d.log().find("is the share mounted") != std::string::npos; }));
+  std::this_thread::sleep_for(1500ms);  // three retries of the folder
+  CHECK(d.log().find("file missing from the spool") == std::string::npos);
+  CHECK_FALSE(fs::exists(d.inbox() / ".inboxd"));  // nothing created on the mountpoint
+  // The share is mounted again: both files are handled, none was failed.
+  fs::remove(d.inbox());
+  fs::rename(share, d.inbox());
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 2; }));
+  CHECK(d.files_in(d.failed()).empty());
+  CHECK(d.stop() == 0);
+}
