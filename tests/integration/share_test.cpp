@@ -31,6 +31,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Says (loudly, as a warning) why this machine cannot make such a share.
+bool share_unavailable(SshfsShare::Host host) {
+  auto missing = SshfsShare::missing_requirement(host);
+  if (!missing.empty()) WARN("skipped: " << missing);
+  return !missing.empty();
+}
+
 constexpr const char* kFuseMagic = "0x65735546";  // FUSE_SUPER_MAGIC, as statfs(2) reports sshfs
 
 bool contains(const std::string& text, const std::string& part) {
@@ -124,11 +131,7 @@ std::string tail(const std::string& text, std::size_t bytes = 3000) {
 TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, none before its "
           "writer finished",
           "[share]") {
-  auto missing = SshfsShare::missing_requirement(SshfsShare::Host::kLoopback);
-  if (!missing.empty()) {
-    WARN("skipped: " << missing);
-    return;
-  }
+  if (share_unavailable(SshfsShare::Host::kLoopback)) return;
   SshfsShare share;
   share.start();
   // Fresh metadata: with sshfs's own cache (its default) a new name shows up
@@ -229,11 +232,7 @@ TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, 
 TEST_CASE("two instances on two mounts of one share process 2000 files exactly once in total, "
           "and both did work",
           "[share]") {
-  auto missing = SshfsShare::missing_requirement(SshfsShare::Host::kLoopback);
-  if (!missing.empty()) {
-    WARN("skipped: " << missing);
-    return;
-  }
+  if (share_unavailable(SshfsShare::Host::kLoopback)) return;
   SshfsShare share;
   share.start();
   // The files appear whole (renamed into place), so attributes cached for a
@@ -285,11 +284,7 @@ TEST_CASE("two instances on two mounts of one share process 2000 files exactly o
 TEST_CASE("a partitioned share makes only its inbox unavailable: the local inbox flows, status "
           "answers within a second, and the share inbox recovers",
           "[share][partition]") {
-  auto missing = SshfsShare::missing_requirement(SshfsShare::Host::kNamespace);
-  if (!missing.empty()) {
-    WARN("skipped: " << missing);
-    return;
-  }
+  if (share_unavailable(SshfsShare::Host::kNamespace)) return;
   // The daemon is declared first so that it ends last: the share's cleanup
   // aborts the FUSE connection, which frees a daemon stuck in a share call
   // (a request already sent to sshfs cannot be interrupted, not even by
