@@ -508,6 +508,18 @@ Result<void> QueueStore::atomically(Op op, Fn&& fn) {
   return {};
 }
 
+template <class Fn>
+Result<void> QueueStore::without_fsync(const char* what, Fn&& fn) {
+  bool relaxed = batch_depth_ == 0 && db_.exec("PRAGMA synchronous = NORMAL");
+  auto ok = fn();
+  if (relaxed) {
+    if (auto restored = db_.exec("PRAGMA synchronous = FULL"); !restored) {
+      return fail(with_context(fmt::format("{}: restore synchronous=FULL", what), restored.error()));
+    }
+  }
+  return ok;
+}
+
 Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
   if (batch_depth_ > 0 && !db_.in_transaction()) {
     return fail("queue: batch: the enclosing batch was already rolled back", SQLITE_ABORT);
@@ -547,12 +559,14 @@ Result<std::vector<std::int64_t>> QueueStore::begin_claims(std::span<const NewCl
 }
 
 Result<void> QueueStore::finish_claims(std::span<const ClaimResult> results, EpochMs now) {
-  return atomically({"finish_claims"}, [&]() -> Result<void> {
-    CountDeltas queued;
-    for (const ClaimResult& result : results) {
-      if (auto ok = settle_claim(db_, result, now, queued); !ok) return ok;
-    }
-    return queued.flush(db_, JobState::kQueued);
+  return without_fsync("finish_claims", [&] {
+    return atomically({"finish_claims"}, [&]() -> Result<void> {
+      CountDeltas queued;
+      for (const ClaimResult& result : results) {
+        if (auto ok = settle_claim(db_, result, now, queued); !ok) return ok;
+      }
+      return queued.flush(db_, JobState::kQueued);
+    });
   });
 }
 
@@ -615,36 +629,28 @@ Result<std::optional<EpochMs>> QueueStore::next_retry_due(std::string_view inbox
 }
 
 Result<void> QueueStore::start_attempt(std::int64_t job_id, int attempt, EpochMs now) {
-  return atomically({"start_attempt", job_id},
-                    [&]() { return start_job(db_, job_id, attempt, now); });
+  return without_fsync("start_attempt", [&] {
+    return atomically({"start_attempt", job_id},
+                      [&]() { return start_job(db_, job_id, attempt, now); });
+  });
 }
 
 // The pid only matters while the machine stays up (after a power loss every
 // handler is gone anyway), so it is committed without an fsync: in WAL mode a
 // synchronous=NORMAL commit survives a crash of the daemon, which is all the
-// recovery that reads it needs. This saves one fsync per attempt.
+// recovery that reads it needs.
 Result<void> QueueStore::set_attempt_pid(std::int64_t job_id, int attempt, std::int64_t pid,
                                          std::uint64_t pid_start_time) {
-  bool relaxed = batch_depth_ == 0 && db_.exec("PRAGMA synchronous = NORMAL");
-  auto ok = record_attempt_pid(job_id, attempt, pid, pid_start_time);
-  if (relaxed) {
-    if (auto restored = db_.exec("PRAGMA synchronous = FULL"); !restored) {
-      return fail(with_context("set_attempt_pid: restore synchronous=FULL", restored.error()));
-    }
-  }
-  return ok;
-}
-
-Result<void> QueueStore::record_attempt_pid(std::int64_t job_id, int attempt, std::int64_t pid,
-                                            std::uint64_t pid_start_time) {
-  return atomically({"set_attempt_pid", job_id}, [&]() -> Result<void> {
-    auto stmt = db_.statement(sql::kSetAttemptPid);
-    if (!stmt) return fail(stmt.error());
-    (*stmt)->bind_int(1, job_id);
-    (*stmt)->bind_int(2, attempt);
-    (*stmt)->bind_int(3, pid);
-    (*stmt)->bind_int(4, static_cast<std::int64_t>(pid_start_time));
-    return run_one(db_, **stmt, [&] { return no_attempt(attempt); });
+  return without_fsync("set_attempt_pid", [&] {
+    return atomically({"set_attempt_pid", job_id}, [&]() -> Result<void> {
+      auto stmt = db_.statement(sql::kSetAttemptPid);
+      if (!stmt) return fail(stmt.error());
+      (*stmt)->bind_int(1, job_id);
+      (*stmt)->bind_int(2, attempt);
+      (*stmt)->bind_int(3, pid);
+      (*stmt)->bind_int(4, static_cast<std::int64_t>(pid_start_time));
+      return run_one(db_, **stmt, [&] { return no_attempt(attempt); });
+    });
   });
 }
 

@@ -130,6 +130,13 @@ class QueueStore {
   // whose spool file does not exist is deleted (the file is still in the drop
   // folder, or another daemon won it). A job is never runnable before its
   // rename succeeded, and a lost claim leaves no job.
+  // Durability: begin_claims is fsynced (job ids are never handed out twice,
+  // so spool/<id> folders never collide). finish_claims and start_attempt
+  // are committed without an fsync: WAL commits survive a crash of the
+  // daemon, and after a power loss a lost finish_claims leaves `claiming`
+  // rows that recovery settles from the spool, a lost start_attempt a
+  // `queued` job that runs again. The next fsynced commit (every outcome is
+  // one) makes them durable too, since the WAL is written in order.
   Result<std::vector<std::int64_t>> begin_claims(std::span<const NewClaim> claims, EpochMs now);
   struct ClaimResult {
     std::int64_t job_id = 0;
@@ -235,8 +242,10 @@ class QueueStore {
   // front of any error.
   template <class Fn>
   Result<void> atomically(Op op, Fn&& fn);
-  Result<void> record_attempt_pid(std::int64_t job_id, int attempt, std::int64_t pid,
-                                  std::uint64_t pid_start_time);
+  // Runs fn with synchronous=NORMAL (no fsync at commit; see the claim
+  // protocol's durability note), unless inside batch(), whose commit decides.
+  template <class Fn>
+  Result<void> without_fsync(const char* what, Fn&& fn);
 
   sqlite::Database db_;
   std::string instance_id_;
