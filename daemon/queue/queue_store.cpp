@@ -302,14 +302,17 @@ Result<void> finish_job(sqlite::Database& db, const Attempt& attempt, const Tran
 
 // --- Claims -------------------------------------------------------------------
 
-Result<std::int64_t> insert_claim(sqlite::Database& db, const NewClaim& claim, EpochMs now) {
-  auto stmt = db.statement(sql::kInsertClaim);
+// A new `claiming` row, under the next id or under `id` when one is given.
+Result<std::int64_t> insert_claim(sqlite::Database& db, const NewClaim& claim, EpochMs now,
+                                  std::optional<std::int64_t> id = std::nullopt) {
+  auto stmt = db.statement(id ? sql::kInsertClaimAs : sql::kInsertClaim);
   if (!stmt) return fail(stmt.error());
   (*stmt)->bind_text(1, claim.inbox);
   (*stmt)->bind_blob(2, claim.name);
   (*stmt)->bind_blob(3, claim.rel);
   (*stmt)->bind_int(4, claim.size);
   (*stmt)->bind_int(5, now);
+  if (id) (*stmt)->bind_int(6, *id);
   if (auto ok = (*stmt)->run(); !ok) return fail(ok.error());
   return db.last_insert_rowid();
 }
@@ -391,7 +394,7 @@ Result<void> check_integrity(sqlite::Database& db) {
   return fail("integrity check failed: " + detail, SQLITE_CORRUPT);
 }
 
-Result<void> configure(sqlite::Database& db) {
+Result<void> configure(sqlite::Database& db, Durability durability) {
   auto mode = db.query_column("PRAGMA journal_mode = WAL");
   if (!mode) return fail(mode.error());
   if (mode->empty() || mode->front() != "wal") {
@@ -402,8 +405,10 @@ Result<void> configure(sqlite::Database& db) {
   // temp_store = MEMORY keeps statement and savepoint journals off disk: they
   // would otherwise spill into /var/tmp with one write per changed page, and a
   // hardened unit may not be able to write there at all.
-  for (const char* pragma : {"PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
-                             "PRAGMA temp_store = MEMORY", kJournalSizeLimit}) {
+  const char* synchronous = durability == Durability::kGrouped ? "PRAGMA synchronous = NORMAL"
+                                                              : "PRAGMA synchronous = FULL";
+  for (const char* pragma : {synchronous, "PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY",
+                             kJournalSizeLimit}) {
     if (auto ok = db.exec(pragma); !ok) return ok;
   }
   return {};
@@ -420,7 +425,7 @@ Result<std::string> read_instance_id(sqlite::Database& db) {
 
 // Check before any write: integrity, writability and the schema version are
 // all settled while the file is still untouched.
-Result<sqlite::Database> open_database(const std::string& file) {
+Result<sqlite::Database> open_database(const std::string& file, Durability durability) {
   auto db = sqlite::Database::open(file);
   if (!db) return fail(db.error());
   sqlite3_busy_timeout(db->handle(), kBusyTimeoutMs);
@@ -430,7 +435,7 @@ Result<sqlite::Database> open_database(const std::string& file) {
   }
   auto version = schema::known_version(*db);
   if (!version) return fail(version.error());
-  if (auto ok = configure(*db); !ok) return fail(ok.error());
+  if (auto ok = configure(*db, durability); !ok) return fail(ok.error());
   if (auto ok = schema::migrate(*db); !ok) return fail(ok.error());
   if (*version != schema::current_version()) {
     log::get("queue")->info("schema migrated file={} from={} to={}", log::quote(file), *version,
@@ -475,21 +480,28 @@ bool is_terminal(JobState state) {
 
 // --- QueueStore ---------------------------------------------------------------
 
-QueueStore::QueueStore(sqlite::Database db, std::string instance_id)
-    : db_(std::move(db)), instance_id_(std::move(instance_id)) {}
+QueueStore::QueueStore(sqlite::Database db, std::string instance_id, Durability durability)
+    : db_(std::move(db)), instance_id_(std::move(instance_id)), durability_(durability) {}
 
 QueueStore::~QueueStore() = default;
 
-Result<std::unique_ptr<QueueStore>> QueueStore::open(const std::filesystem::path& file) {
+Result<std::unique_ptr<QueueStore>> QueueStore::open(const std::filesystem::path& file,
+                                                     Durability durability) {
   const std::string name = file.string();
   auto context = [&](const Error& e) { return with_context("open " + name, e); };
-  auto db = open_database(name);
+  auto db = open_database(name, durability);
   if (!db) return fail(context(db.error()));
   auto id = read_instance_id(*db);
   if (!id) return fail(context(id.error()));
   log::get("queue")->info("opened file={} schema={} instance={}", log::quote(name),
                           schema::current_version(), *id);
-  return std::unique_ptr<QueueStore>(new QueueStore(std::move(*db), std::move(*id)));
+  return std::unique_ptr<QueueStore>(new QueueStore(std::move(*db), std::move(*id), durability));
+}
+
+void QueueStore::on_commit(std::function<void()> fn) { on_commit_ = std::move(fn); }
+
+void QueueStore::committed() {
+  if (batch_depth_ == 0 && on_commit_) on_commit_();
 }
 
 template <class Fn>
@@ -505,11 +517,13 @@ Result<void> QueueStore::atomically(Op op, Fn&& fn) {
   if (!tx) return fail(context(tx.error()));
   if (auto ok = fn(); !ok) return fail(context(ok.error()));
   if (auto ok = tx->commit(); !ok) return fail(context(ok.error()));
+  committed();
   return {};
 }
 
 template <class Fn>
 Result<void> QueueStore::without_fsync(const char* what, Fn&& fn) {
+  if (durability_ == Durability::kGrouped) return fn();
   bool relaxed = batch_depth_ == 0 && db_.exec("PRAGMA synchronous = NORMAL");
   auto ok = fn();
   if (relaxed) {
@@ -537,6 +551,7 @@ Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
                 SQLITE_ABORT);
   }
   if (auto ok = tx->commit(); !ok) return fail(with_context("batch commit", ok.error()));
+  committed();
   return {};
 }
 
@@ -567,6 +582,16 @@ Result<void> QueueStore::finish_claims(std::span<const ClaimResult> results, Epo
       }
       return queued.flush(db_, JobState::kQueued);
     });
+  });
+}
+
+Result<void> QueueStore::adopt_claim(std::int64_t id, const NewClaim& claim,
+                                     const std::string& spool_path, EpochMs now) {
+  return atomically({"adopt_claim", id}, [&]() -> Result<void> {
+    if (auto inserted = insert_claim(db_, claim, now, id); !inserted) return fail(inserted.error());
+    CountDeltas queued;
+    if (auto ok = settle_claim(db_, {id, spool_path}, now, queued); !ok) return ok;
+    return queued.flush(db_, JobState::kQueued);
   });
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 // queue: the persistent job queue in SQLite (state_dir/queue.db).
 //
-// WAL, synchronous=FULL, migrations driven by PRAGMA user_version. Every state
-// transition is one transaction; several transitions gathered in one event-loop
-// turn may share a transaction (group commit) through Batch. The store never
+// WAL, migrations driven by PRAGMA user_version. Every state transition is one
+// transaction; several transitions gathered in one event-loop turn may share a
+// transaction through batch(). Durability (below) is either an fsync per
+// commit (synchronous=FULL) or grouped: commits are written without a sync
+// and WalSync flushes many of them at once, off the loop thread. The store never
 // holds the queue in memory: callers ask for the next runnable job when they
 // have a free slot, so memory does not grow with the queue.
 //
@@ -105,6 +107,12 @@ struct Transition {
   std::optional<std::string> last_error;   // nullopt: unchanged
 };
 
+// kEachCommit: synchronous=FULL, except for the writes the claim protocol
+// names below. kGrouped: synchronous=NORMAL for every commit; the caller
+// makes commits durable with WalSync before any effect that must not outrun
+// them, and within a bounded time otherwise (on_commit tells it when).
+enum class Durability { kEachCommit, kGrouped };
+
 class QueueStore {
  public:
   ~QueueStore();
@@ -113,7 +121,12 @@ class QueueStore {
 
   // Opens (creating if needed) the database and migrates it to the current
   // schema. Fails with a message naming the file.
-  static Result<std::unique_ptr<QueueStore>> open(const std::filesystem::path& file);
+  static Result<std::unique_ptr<QueueStore>> open(const std::filesystem::path& file,
+                                                  Durability durability = Durability::kEachCommit);
+
+  // Called after every commit this store makes (not inside a batch until it
+  // commits). It must not use the store.
+  void on_commit(std::function<void()> fn);
 
   // A random identifier generated when the database was created; names this
   // daemon's spool folder on shared inboxes.
@@ -130,13 +143,13 @@ class QueueStore {
   // whose spool file does not exist is deleted (the file is still in the drop
   // folder, or another daemon won it). A job is never runnable before its
   // rename succeeded, and a lost claim leaves no job.
-  // Durability: begin_claims is fsynced (job ids are never handed out twice,
-  // so spool/<id> folders never collide). finish_claims and start_attempt
-  // are committed without an fsync: WAL commits survive a crash of the
-  // daemon, and after a power loss a lost finish_claims leaves `claiming`
-  // rows that recovery settles from the spool, a lost start_attempt a
-  // `queued` job that runs again. The next fsynced commit (every outcome is
-  // one) makes them durable too, since the WAL is written in order.
+  // Durability (kEachCommit): begin_claims is fsynced; finish_claims and
+  // start_attempt are not: WAL commits survive a crash of the daemon, and
+  // after a power loss a lost finish_claims leaves `claiming` rows that
+  // recovery settles from the spool, a lost start_attempt a `queued` job that
+  // runs again. The next fsynced commit makes them durable too, since the WAL
+  // is written in order. (kGrouped: none is synced here; the spool itself
+  // records a claim whose rows a power loss took, see Inbox::adopt_orphans.)
   Result<std::vector<std::int64_t>> begin_claims(std::span<const NewClaim> claims, EpochMs now);
   struct ClaimResult {
     std::int64_t job_id = 0;
@@ -144,6 +157,11 @@ class QueueStore {
   };
   Result<void> finish_claims(std::span<const ClaimResult> results, EpochMs now);
   Result<std::vector<Job>> pending_claims();
+  // A file found in spool/<id>/ without a job: recorded as `queued` under
+  // that id, so its spool path stays right. Fails (constraint) when the id
+  // belongs to a job already.
+  Result<void> adopt_claim(std::int64_t id, const NewClaim& claim, const std::string& spool_path,
+                           EpochMs now);
 
   // A job recorded and failed at once, without attempts (e.g. "too large").
   Result<std::int64_t> insert_failed(const NewClaim& claim, const std::string& path,
@@ -236,7 +254,7 @@ class QueueStore {
     std::int64_t job = 0;
   };
 
-  QueueStore(sqlite::Database db, std::string instance_id);
+  QueueStore(sqlite::Database db, std::string instance_id, Durability durability);
 
   // Runs fn as one transaction, or as a savepoint inside batch(); puts op in
   // front of any error.
@@ -246,9 +264,13 @@ class QueueStore {
   // protocol's durability note), unless inside batch(), whose commit decides.
   template <class Fn>
   Result<void> without_fsync(const char* what, Fn&& fn);
+  // Tells on_commit_ of a commit that ended a transaction.
+  void committed();
 
   sqlite::Database db_;
   std::string instance_id_;
+  Durability durability_;
+  std::function<void()> on_commit_;
   int batch_depth_ = 0;
 };
 

@@ -24,6 +24,12 @@ inline constexpr const char* kInsertClaim =
     "INSERT INTO jobs (inbox, name, rel, state, size, created_at, updated_at, due_at) "
     "VALUES (?1, ?2, ?3, 'claiming', ?4, ?5, ?5, ?5)";
 
+// The same with the id given: a spooled file whose row a power loss took is
+// adopted under the id its spool folder already names.
+inline constexpr const char* kInsertClaimAs =
+    "INSERT INTO jobs (id, inbox, name, rel, state, size, created_at, updated_at, due_at) "
+    "VALUES (?6, ?1, ?2, ?3, 'claiming', ?4, ?5, ?5, ?5)";
+
 inline constexpr const char* kQueueClaim =
     "UPDATE jobs SET state = 'queued', path = ?2, updated_at = ?3 "
     "WHERE id = ?1 AND state = 'claiming'";

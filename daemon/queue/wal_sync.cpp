@@ -1,0 +1,52 @@
+#include "daemon/queue/wal_sync.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/sys_error.hpp"
+
+namespace inboxd::queue {
+
+namespace {
+
+Result<UniqueFd> open_wal(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return fail_errno("open", path.string());
+  return fd;
+}
+
+}  // namespace
+
+WalSync::WalSync(std::filesystem::path path, UniqueFd fd)
+    : path_(std::move(path)), fd_(std::move(fd)) {}
+
+Result<std::shared_ptr<WalSync>> WalSync::open(const std::filesystem::path& db_file) {
+  auto path = db_file;
+  path += "-wal";
+  auto fd = open_wal(path);
+  if (!fd) return fail(fd.error());
+  return std::shared_ptr<WalSync>(new WalSync(std::move(path), std::move(*fd)));
+}
+
+// Caller holds mutex_.
+Result<void> WalSync::reopen_if_replaced() {
+  struct stat held {};
+  if (::fstat(fd_.get(), &held) != 0) return fail_errno("fstat", path_.string());
+  if (held.st_nlink > 0) return {};
+  auto fd = open_wal(path_);
+  if (!fd) return fail(fd.error());
+  fd_ = std::move(*fd);
+  return {};
+}
+
+Result<void> WalSync::sync() {
+  std::lock_guard lock(mutex_);
+  if (auto ok = reopen_if_replaced(); !ok) return ok;
+  if (::fdatasync(fd_.get()) != 0) return fail_errno("fdatasync", path_.string());
+  return {};
+}
+
+}  // namespace inboxd::queue

@@ -1,0 +1,49 @@
+#pragma once
+// WalSync makes the queue's commits durable in groups: one fdatasync of the
+// WAL file (queue.db-wal) covers every commit written before it began.
+//
+// A QueueStore opened with Durability::kGrouped commits with
+// synchronous=NORMAL: each commit is written to the WAL but not synced. That
+// survives a crash of the daemon (kill -9) unchanged, since the writes are in
+// the kernel; a power loss may lose the last commits but, in WAL mode, never
+// corrupts the file. A commit is on disk once a sync() that began after it
+// returned. The caller decides which effects must wait for that (see
+// app::GroupCommit).
+//
+// Threads: sync() may run on any thread, also while the loop thread writes
+// to the database: it only flushes the file's pages, it never reads or
+// writes them. SQLite holds no POSIX lock on the WAL file, so this
+// descriptor never releases one of SQLite's when it is closed.
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "common/result.hpp"
+#include "common/unique_fd.hpp"
+
+namespace inboxd::queue {
+
+class WalSync {
+ public:
+  // The WAL file of the database `db_file` (which must be open in WAL mode,
+  // so that the file exists).
+  static Result<std::shared_ptr<WalSync>> open(const std::filesystem::path& db_file);
+
+  // Flushes the WAL file's data to disk. Should SQLite have replaced the
+  // file (it removes it when its last connection closes), the new one is
+  // opened and flushed.
+  Result<void> sync();
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  WalSync(std::filesystem::path path, UniqueFd fd);
+  Result<void> reopen_if_replaced();
+
+  std::filesystem::path path_;
+  std::mutex mutex_;  // guards fd_ across a reopen
+  UniqueFd fd_;
+};
+
+}  // namespace inboxd::queue

@@ -1,0 +1,80 @@
+// Grouped durability: commits without a sync, a notification per commit,
+// the write-ahead log synced from outside, and spooled files adopted under
+// the id their folder names.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "daemon/queue/wal_sync.hpp"
+#include "tests/unit/queue/queue_fixture.hpp"
+
+namespace inboxd::queue::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST_CASE("the store tells of each commit once, a batch as one and a refused call not at all",
+          "[queue][durability]") {
+  QueueFixture q;
+  int commits = 0;
+  q.store().on_commit([&] { ++commits; });
+  auto id = q.claim("a.pdf");  // begin and finish: two commits
+  CHECK(commits == 2);
+  must(q.store().batch([&]() -> Result<void> {
+    must(q.store().start_attempt(id, 1, kT0));
+    return q.store().set_attempt_pid(id, 1, 4242, 7);
+  }));
+  CHECK(commits == 3);
+  CHECK_FALSE(q.store().start_attempt(id, 5, kT0));  // out of sequence
+  CHECK(commits == 3);
+}
+
+TEST_CASE("a grouped store's commits reach the write-ahead log, which WalSync flushes",
+          "[queue][durability]") {
+  QueueFixture q;
+  q.close();
+  auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
+  auto wal = must(WalSync::open(q.db_path()));
+  CHECK(wal->path() == fs::path(q.db_path().string() + "-wal"));
+  auto size_before = fs::file_size(wal->path());
+  must(store->begin_claims(std::vector<NewClaim>{{kInbox, "a.pdf", "a.pdf", 1}}, kT0));
+  CHECK(fs::file_size(wal->path()) > size_before);
+  must(wal->sync());
+}
+
+TEST_CASE("WalSync refuses a database without a write-ahead log and names the file",
+          "[queue][durability]") {
+  QueueFixture q;
+  q.close();
+  auto missing = q.dir() / "other.db";
+  auto wal = WalSync::open(missing);
+  REQUIRE_FALSE(wal);
+  CHECK_THAT(wal.error().message, Catch::StartsWith("open " + missing.string() + "-wal: "));
+}
+
+TEST_CASE("a spooled file without a job is adopted under the id its folder names",
+          "[queue][durability]") {
+  QueueFixture q;
+  q.claim("first.pdf");
+  must(q.store().adopt_claim(500, {kInbox, "lost.pdf", "lost.pdf", 7}, QueueFixture::spool_path(500), kT0));
+  auto adopted = q.job(500);
+  CHECK(adopted.state == JobState::kQueued);
+  CHECK(adopted.name == "lost.pdf");
+  CHECK(adopted.path == QueueFixture::spool_path(500));
+  CHECK(q.counts().queued == 2);
+  CHECK(same_counts(q.counts(), q.recount()));
+  CHECK(q.claim("next.pdf") > 500);  // ids never go back below an adopted one
+}
+
+TEST_CASE("adopting under an id a job already has is refused and changes nothing",
+          "[queue][durability]") {
+  QueueFixture q;
+  auto id = q.claim("mine.pdf");
+  auto before = q.counts();
+  CHECK_FALSE(q.store().adopt_claim(id, {kInbox, "other.pdf", "other.pdf", 1}, "/x", kT0));
+  CHECK(q.job(id).name == "mine.pdf");
+  CHECK(same_counts(q.counts(), before));
+}
+
+}  // namespace
+}  // namespace inboxd::queue::test
