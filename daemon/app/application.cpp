@@ -45,19 +45,23 @@ std::string random_run_id() {
 }  // namespace
 
 Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
-                         std::unique_ptr<queue::QueueStore> store)
+                         std::unique_ptr<queue::QueueStore> store,
+                         std::shared_ptr<queue::WalSync> wal)
     : loop_(loop),
       config_(std::move(config)),
       lock_(std::move(lock)),
       store_(std::move(store)),
       runner_(std::make_unique<runner::Runner>(loop)),
       state_disk_(loop, config_.state_dir, Millis{5000}),
+      commit_(loop, std::move(wal), log::get("queue")),
       log_(log::get("app")),
       run_id_(random_run_id()) {
   services_.loop = loop_;
   services_.store = store_.get();
   services_.runner = runner_.get();
   services_.state_disk = &state_disk_;
+  services_.commit = &commit_;
+  store_->on_commit([this] { commit_.committed(); });
   state_disk_.set_recovery([this] { return check_state_disk(); }, [this] {
     for (auto& inbox : inboxes_) inbox->kick();
   });
@@ -273,6 +277,7 @@ void Application::finish_stop() {
   status_timer_.close();
   inboxes_.clear();
   retiring_.clear();
+  commit_.close();
   runner_.reset();
   retire_timer_.close();
   sigterm_.close();

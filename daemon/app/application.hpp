@@ -31,8 +31,9 @@ namespace inboxd::app {
 
 class Application final : public admin::Backend {
  public:
+  // `store` was opened with queue::Durability::kGrouped; `wal` syncs it.
   Application(uv_loop_t* loop, config::Config config, StateLock lock,
-              std::unique_ptr<queue::QueueStore> store);
+              std::unique_ptr<queue::QueueStore> store, std::shared_ptr<queue::WalSync> wal);
   ~Application();
   Application(const Application&) = delete;
   Application& operator=(const Application&) = delete;
@@ -76,6 +77,7 @@ class Application final : public admin::Backend {
   std::unique_ptr<queue::QueueStore> store_;
   std::unique_ptr<runner::Runner> runner_;
   StateDisk state_disk_;
+  GroupCommit commit_;  // outlives the inboxes, whose placements wait on it
   Services services_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
   std::vector<std::unique_ptr<Inbox>> retiring_;  // removed/replaced, handlers still running

@@ -96,10 +96,16 @@ StatResults stat_files(const fs::path& root, const std::vector<std::string>& rel
 namespace {
 
 // Moves one file into spool/<job id>/<name>, that folder made first and
-// removed again when the rename fails.
+// removed again when the rename fails. The folder must be new: one left by
+// a job whose row a power loss took (or an older copy of the database) is
+// never reused, so no claim can replace a file waiting there.
 SpoolMoveResult move_one(const SpoolMove& move) {
   SpoolMoveResult result;
-  ::mkdir(move.target.parent_path().c_str(), 0700);
+  if (::mkdir(move.target.parent_path().c_str(), 0700) != 0) {
+    result.error_code = errno;
+    result.error = sys_error("mkdir", move.target.parent_path().string(), result.error_code).message;
+    return result;
+  }
   if (::rename(move.from.c_str(), move.target.c_str()) != 0) {
     result.error_code = errno;
     result.error = sys_error("rename", move.from.string(), result.error_code).message;

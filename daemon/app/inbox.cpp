@@ -131,7 +131,8 @@ fs::path Inbox::spool_path(std::int64_t job_id, std::string_view name) const {
 }
 
 bool Inbox::settled() const {
-  return running_.empty() && starting_.empty() && (worker_.idle() || stuck_.has_value());
+  return running_.empty() && starting_.empty() && committing_ == 0 &&
+         (worker_.idle() || stuck_.has_value());
 }
 
 // --- Folder work ----------------------------------------------------------
@@ -154,6 +155,28 @@ void Inbox::post(const std::string& what, std::function<T()> work,
       guarded(*self->log_, "inbox health", [self] { self->check_responding(); });
     }, 1000, 1000);
   }
+}
+
+// A few calls on a local disk cost microseconds, less than the hand-off to
+// the folder thread and back: the per-file calls of the path from a closed
+// file to its handler (stat, claim, spool check) run here at once when the
+// inbox is on a local filesystem. Scans, outcome moves and everything on a
+// share go to the folder thread. As there, a throwing `work` is logged and
+// `done` gets a default T.
+template <class T>
+void Inbox::call(const std::string& what, std::function<T()> work,
+                 std::function<void(const T&)> done) {
+  if (!filesystem_ || filesystem_->shared || stuck_) {
+    post<T>(what, std::move(work), std::move(done));
+    return;
+  }
+  T result{};
+  try {
+    result = work();
+  } catch (const std::exception& e) {
+    log_->error("folder task failed task={} error={}", what, e.what());
+  }
+  done(result);
 }
 
 // Runs every second while folder work is pending: a call that has not
@@ -330,26 +353,40 @@ void Inbox::observe_closed(const std::string& rel) {
 void Inbox::stat_closed() {
   if (stating_closed_ || closed_.empty()) return;
   stating_closed_ = true;
-  post<StatResults>("stat " + config_.path.string(),
+  call<StatResults>("stat " + config_.path.string(),
                     [root = config_.path, rels = std::exchange(closed_, {})] {
                       return stat_files(root, rels);
                     },
-                    [this](const StatResults& stats) {
-                      stating_closed_ = false;
-                      auto now = mono_now();
-                      for (const auto& [rel, info] : stats) {
-                        auto it = closing_.find(rel);
-                        if (it == closing_.end()) continue;  // written again or removed since
-                        if (--it->second == 0) closing_.erase(it);
-                        if (info) {
-                          settle_.note_closed(*info, now);
-                        } else {
-                          settle_.forget(rel);
-                        }
-                      }
-                      arm_settle_timer();
-                      stat_closed();
-                    });
+                    [this](const StatResults& stats) { on_closed_stats(stats); });
+}
+
+// With `settle: 0` a closed file is complete as soon as its fresh stat is
+// in: it is claimed at once, without waiting for the settle timer and a
+// second stat (unless a settle round is under way; then the timer takes it).
+void Inbox::on_closed_stats(const StatResults& stats) {
+  stating_closed_ = false;
+  auto now = mono_now();
+  bool at_once = config_.settle.count() == 0 && !settling_ && available_ && !stuck_ &&
+                 !intake_stopped_;
+  std::vector<watcher::FileInfo> ready;
+  for (const auto& [rel, info] : stats) {
+    auto it = closing_.find(rel);
+    if (it == closing_.end()) continue;  // written again or removed since
+    if (--it->second == 0) closing_.erase(it);
+    if (!info) {
+      settle_.forget(rel);
+      continue;
+    }
+    settle_.note_closed(*info, now);
+    if (at_once && ready.size() < kClaimBatch) ready.push_back(*info);
+  }
+  if (ready.empty()) {
+    arm_settle_timer();
+  } else {
+    settling_ = true;
+    claim_batch(ready);
+  }
+  stat_closed();
 }
 
 // At most one full scan runs at a time; one asked for meanwhile runs after
@@ -433,7 +470,7 @@ void Inbox::on_settle_timer() {
     return;
   }
   settling_ = true;
-  post<StatResults>("stat " + config_.path.string(),
+  call<StatResults>("stat " + config_.path.string(),
                     [root = config_.path, due = std::move(due)] { return stat_files(root, due); },
                     [this](const StatResults& stats) { on_settle_stats(stats); });
 }
@@ -510,7 +547,7 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     moves.push_back({config_.path / claims[i].rel, spool_path((*ids)[i], claims[i].name)});
   }
   auto what = fmt::format("claim {} files in {}", moves.size(), config_.path.string());
-  post<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
+  call<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
                      return move_into_spool(inbox, spool, moves, {});
                    },
                    [this, claims, ids = *ids](const ClaimMoves& moved) {
@@ -538,6 +575,9 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
   bool finished = confirm_claims(results);
   settling_ = false;
   for (std::size_t i = 0; i < claims.size(); ++i) {
+    // A spool folder that exists already (see move_one) is no reason to
+    // give up on the file: its next claim gets a new id.
+    if (i < moves.results.size() && moves.results[i].error_code == EEXIST) continue;
     settle_.forget(claims[i].rel);
     if (!results[i].spool_path || !finished) continue;
     ++services_.stats.claimed;
@@ -632,19 +672,33 @@ bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results) 
   return false;
 }
 
-// Files in a spool folder that no job owns (e.g. the database was replaced by
-// an older copy): each gets a new job, so it is processed, not forgotten.
+// Files in a spool folder that no job owns (a power loss took the claim's
+// rows before they reached the disk, or the database was replaced by an
+// older copy): each gets a job, so it is processed, not forgotten. A folder
+// whose id is free keeps it and its file stays where it is; the others are
+// claimed again under new ids (new folders, so nothing collides).
 void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
   std::vector<queue::NewClaim> claims;
   std::vector<fs::path> sources;
   std::vector<fs::path> emptied;
   for (const auto& folder : folders) {
+    if (folder.files.size() == 1) {
+      const auto& [name, size] = folder.files.front();
+      auto path = (folder.path / name).string();
+      if (services_.store->adopt_claim(folder.id, {config_.name, name, name, size}, path,
+                                       wall_now_ms())) {
+        log_->warn("spooled file without a job adopted id={} inbox={} file={}", folder.id,
+                   config_.name, quote(path));
+        continue;
+      }
+    }
     for (const auto& [name, size] : folder.files) {
       claims.push_back({config_.name, name, name, size});
       sources.push_back(folder.path / name);
     }
     emptied.push_back(folder.path);
   }
+  if (claims.empty() && emptied.empty()) return;
   auto ids = services_.store->begin_claims(claims, wall_now_ms());
   if (!ids) {
     state_write_failed(ids.error());
@@ -675,7 +729,28 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
 
 // --- Running handlers -----------------------------------------------------
 
+// Re-entrant calls (a job that fails before it starts ends up here again)
+// only ask for another round: a nested round would start jobs the outer one
+// is still walking through.
 void Inbox::pump() {
+  if (pumping_) {
+    pump_again_ = true;
+    return;
+  }
+  struct Round {
+    bool& flag;
+    explicit Round(bool& f) : flag(f) { flag = true; }
+    Round(const Round&) = delete;
+    Round& operator=(const Round&) = delete;
+    ~Round() { flag = false; }
+  } round(pumping_);
+  do {
+    pump_again_ = false;
+    pump_round();
+  } while (pump_again_);
+}
+
+void Inbox::pump_round() {
   if (intake_stopped_ || !available_ || stuck_ || paused_ || services_.state_disk->failing()) return;
   auto free = config_.concurrency - static_cast<int>(running_.size() + starting_.size());
   auto now = mono_now();
@@ -697,7 +772,7 @@ void Inbox::pump() {
       return;
     }
     for (const auto& job : *jobs) {
-      if (services_.state_disk->failing()) return;
+      if (services_.state_disk->failing() || !available_ || stuck_ || paused_) return;
       if (free == 0) break;
       if (starting_.contains(job.id)) continue;
       --free;
@@ -889,43 +964,46 @@ void Inbox::empty_folder(const fs::path& dir) {
   }
 }
 
-// The spooled file is checked on the folder thread first: a file removed
-// behind the daemon's back fails with that reason instead of running a
-// handler on nothing, and a spool that is gone altogether (a share no longer
-// mounted) makes the inbox unavailable instead of failing its jobs.
+// The spooled file is checked first: a file removed behind the daemon's
+// back fails with that reason instead of running a handler on nothing, and a
+// spool that is gone altogether (a share no longer mounted) makes the inbox
+// unavailable instead of failing its jobs.
 void Inbox::start_job(const queue::Job& job) {
   if (!job.path) {
     launch(job);
     return;
   }
   starting_.insert(job.id);
-  post<SpoolCheck>("check " + *job.path,
+  call<SpoolCheck>("check " + *job.path,
                    [file = fs::path(*job.path), spool = spool_dir()] { return check_spooled(file, spool); },
                    [this, job](const SpoolCheck& check) {
                      starting_.erase(job.id);
-                     bool canceled = cancel_requested_.erase(job.id) > 0;
-                     if (canceled || intake_stopped_ || paused_ || stuck_ ||
-                         services_.state_disk->failing()) {
-                       if (probe_job_ == job.id) {
-                         probe_job_.reset();
-                         breaker_.probe_abandoned();
-                       }
-                       return;
-                     }
-                     if (check.spool_gone) {
-                       log_->warn("spool folder gone inbox={} spool={}: reopening the inbox",
-                                  config_.name, quote(spool_dir().string()));
-                       reopen();
-                       return;
-                     }
-                     if (!check.present) {
-                       finish_job(job, nullptr, queue::JobState::kFailed,
-                                  "file missing from the spool (removed outside inboxd)", true);
-                       pump();
-                       return;
-                     }
-                     launch(job);
+                     on_spool_checked(job, check);
                    });
+}
+
+void Inbox::on_spool_checked(const queue::Job& job, const SpoolCheck& check) {
+  bool canceled = cancel_requested_.erase(job.id) > 0;
+  if (canceled || intake_stopped_ || paused_ || stuck_ || services_.state_disk->failing()) {
+    if (probe_job_ == job.id) {
+      probe_job_.reset();
+      breaker_.probe_abandoned();
+    }
+    return;
+  }
+  if (check.spool_gone) {
+    log_->warn("spool folder gone inbox={} spool={}: reopening the inbox", config_.name,
+               quote(spool_dir().string()));
+    reopen();
+    return;
+  }
+  if (!check.present) {
+    finish_job(job, nullptr, queue::JobState::kFailed,
+               "file missing from the spool (removed outside inboxd)", true);
+    pump();
+    return;
+  }
+  launch(job);
 }
 
 void Inbox::launch(const queue::Job& job) {
@@ -1142,10 +1220,29 @@ void Inbox::kick() {
   pump();
 }
 
-// Moves a terminal job's file out of the spool to its done or failed
-// folder under a free name (or deletes it), on the folder thread, with the
-// report beside a failed or canceled file; then records where it landed.
+// Moves a terminal job's file out of the spool once its outcome is on disk,
+// so that no power loss can leave the job unfinished with its file gone.
 void Inbox::place_file(const queue::Job& job) {
+  ++committing_;
+  services_.commit->after_durable([this, life = std::weak_ptr(life_), job](
+                                      const std::optional<Error>& error) {
+    if (life.expired()) return;
+    --committing_;
+    if (!error) {
+      post_placement(job);
+      return;
+    }
+    state_write_failed(*error, [this, job]() -> Result<void> {
+      place_file(job);
+      return {};
+    });
+  });
+}
+
+// Moves the file to its done or failed folder under a free name (or deletes
+// it), on the folder thread, with the report beside a failed or canceled
+// file; then records where it landed.
+void Inbox::post_placement(const queue::Job& job) {
   bool done = job.state == queue::JobState::kDone;
   PlaceRequest request;
   request.inbox = config_.path;

@@ -38,6 +38,7 @@
 #include "daemon/admin/metrics_text.hpp"
 #include "daemon/app/folder_tasks.hpp"
 #include "daemon/app/folder_worker.hpp"
+#include "daemon/app/group_commit.hpp"
 #include "daemon/app/state_disk.hpp"
 #include "daemon/breaker/breaker.hpp"
 #include "daemon/config/config.hpp"
@@ -65,6 +66,7 @@ struct Services {
   queue::QueueStore* store = nullptr;
   runner::Runner* runner = nullptr;
   StateDisk* state_disk = nullptr;         // failing writes pause claiming and starting
+  GroupCommit* commit = nullptr;           // when the queue's commits reach the disk
   std::filesystem::path work_root;         // <state_dir>/work: per-attempt work dirs
   std::string instance_id;                 // names this daemon's spool on shared folders
   std::vector<std::string> base_env;       // PATH, HOME, LANG, TZ from the daemon, when set
@@ -164,6 +166,9 @@ class Inbox {
   // Folder work: runs `work` on the worker thread, `done` back here.
   template <class T>
   void post(const std::string& what, std::function<T()> work, std::function<void(const T&)> done);
+  // The same, or here at once for a short call on a local disk.
+  template <class T>
+  void call(const std::string& what, std::function<T()> work, std::function<void(const T&)> done);
   void check_responding();
   void reopen();
 
@@ -177,6 +182,7 @@ class Inbox {
   void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
   void observe_closed(const std::string& rel);
   void stat_closed();
+  void on_closed_stats(const StatResults& stats);
   void arm_settle_timer();
   void on_settle_timer();
   void on_settle_stats(const StatResults& stats);
@@ -197,7 +203,9 @@ class Inbox {
 
   // Running.
   void pump();
+  void pump_round();
   void start_job(const queue::Job& job);
+  void on_spool_checked(const queue::Job& job, const SpoolCheck& check);
   void launch(const queue::Job& job);
   Result<std::filesystem::path> take_work_dir();
   void release_work_dir(const std::filesystem::path& dir);
@@ -214,7 +222,9 @@ class Inbox {
   // A write to the queue failed: pause via StateDisk; `retry`, when given,
   // writes it again later (in order, before anything else is recorded).
   void state_write_failed(const Error& error, std::function<Result<void>()> retry = {});
+  // Places the file once the job's outcome is on disk (GroupCommit).
   void place_file(const queue::Job& job);
+  void post_placement(const queue::Job& job);
   void on_placed(std::int64_t job_id, const std::filesystem::path& from, const PlaceResult& placed);
   void on_taken_back(const queue::Job& job, const std::filesystem::path& target, const TakeBack& taken);
   void arm_retry_timer();
@@ -273,6 +283,10 @@ class Inbox {
   // meantime voids them (the next close brings a fresh stat).
   std::map<std::string, int> closing_;
   std::set<std::int64_t> starting_;     // spool check before the handler starts
+  bool pumping_ = false;                // inside pump()
+  bool pump_again_ = false;             // pump() was asked for meanwhile
+  int committing_ = 0;                  // placements waiting for their outcome's sync
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox
   std::set<std::int64_t> taking_back_;  // admin retry moving the file back
   std::optional<FolderWorker::Busy> stuck_;  // a folder call that has not returned
   UvHandle<uv_timer_t> health_timer_;   // looks for a stuck call while work is pending

@@ -71,16 +71,23 @@ int run_daemon(inboxd::config::Config config) {
     log->error("{}", lock.error().message);
     return failure == inboxd::app::StateLock::Failure::kHeld ? kExitTempFail : kExitCantCreate;
   }
-  auto store = inboxd::queue::QueueStore::open(config.state_dir / "queue.db");
+  auto db_file = config.state_dir / "queue.db";
+  auto store = inboxd::queue::QueueStore::open(db_file, inboxd::queue::Durability::kGrouped);
   if (!store) {
     log->error("cannot open queue: {}", store.error().message);
+    return kExitCantCreate;
+  }
+  auto wal = inboxd::queue::WalSync::open(db_file);
+  if (!wal) {
+    log->error("cannot open queue: {}", wal.error().message);
     return kExitCantCreate;
   }
   uv_loop_t loop;
   uv_loop_init(&loop);
   int code = kExitOk;
   {
-    inboxd::app::Application app(&loop, std::move(config), std::move(*lock), std::move(*store));
+    inboxd::app::Application app(&loop, std::move(config), std::move(*lock), std::move(*store),
+                                 std::move(*wal));
     code = app.run();
   }
   uv_run(&loop, UV_RUN_DEFAULT);  // let close callbacks free what the application closed

@@ -1,0 +1,81 @@
+#pragma once
+// GroupCommit decides when the queue's commits reach the disk (the store is
+// opened with queue::Durability::kGrouped, so no commit on the loop thread
+// waits for an fsync).
+//
+// The promise it keeps:
+//   - An effect that must not outrun its commit waits for after_durable():
+//     a finished job's file leaves the spool only once the job's outcome is
+//     on disk, so after a power loss a job is never found running (or
+//     queued) while its file already lies in the done or failed folder.
+//     Every action that waits at once shares one fdatasync of the WAL,
+//     which runs on a thread of its own (group commit).
+//   - Every other commit (claims, attempt starts, where a file landed) is
+//     on disk within kLazyDelay. A power loss inside that window may lose
+//     them; each has its recovery: the spool holds every claimed file (see
+//     Inbox::adopt_orphans), and an attempt start that was lost runs again.
+//   - A crash of the daemon alone (kill -9) loses nothing: every commit is
+//     in the kernel when it returns.
+//
+// Threads: everything here belongs to the loop thread; only the fdatasync
+// runs on the worker thread.
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "common/uv_handle.hpp"
+#include "daemon/app/folder_worker.hpp"
+#include "daemon/queue/wal_sync.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace inboxd::app {
+
+class GroupCommit {
+ public:
+  static constexpr Millis kLazyDelay{1000};
+
+  // Called with nullopt once every commit made before after_durable() is on
+  // disk, or with the error of the fdatasync that should have put it there.
+  using Then = std::function<void(const std::optional<Error>&)>;
+
+  GroupCommit(uv_loop_t* loop, std::shared_ptr<queue::WalSync> wal,
+              std::shared_ptr<spdlog::logger> log);
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
+
+  void after_durable(Then then);
+  // At stop, after the inboxes are gone: closes the timer and the thread's
+  // handle (what is still waiting is dropped; the store's close
+  // checkpoints, which syncs).
+  void close();
+  // A commit was made: it is synced within kLazyDelay unless a sync asked
+  // for meanwhile covers it.
+  void committed();
+  // No sync is running or waiting to run.
+  bool idle() const { return !syncing_ && waiting_.empty(); }
+  // Syncs that ran, for the logs and the benchmarks.
+  std::uint64_t syncs() const { return syncs_; }
+
+ private:
+  void start_sync();
+
+  std::shared_ptr<queue::WalSync> wal_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<FolderWorker> worker_;  // null once closed
+  UvHandle<uv_timer_t> lazy_timer_;
+  std::vector<Then> waiting_;  // for the next sync
+  bool syncing_ = false;
+  bool dirty_ = false;  // a commit came after the last sync began
+  std::uint64_t syncs_ = 0;
+};
+
+}  // namespace inboxd::app
