@@ -1,5 +1,7 @@
 #include "daemon/app/folder_tasks.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,15 +97,27 @@ StatResults stat_files(const fs::path& root, const std::vector<std::string>& rel
 
 namespace {
 
+// Makes spool/<job id>, from a kept empty folder when there is one. Never
+// over an existing folder (RENAME_NOREPLACE; mkdir refuses by itself).
+Result<void> make_job_folder(const SpoolMove& move) {
+  auto folder = move.target.parent_path();
+  if (move.reuse && ::renameat2(AT_FDCWD, move.reuse->c_str(), AT_FDCWD, folder.c_str(),
+                                RENAME_NOREPLACE) == 0) {
+    return {};
+  }
+  if (::mkdir(folder.c_str(), 0700) != 0) return fail_errno("mkdir", folder.string());
+  return {};
+}
+
 // Moves one file into spool/<job id>/<name>, that folder made first and
 // removed again when the rename fails. The folder must be new: one left by
 // a job whose row a power loss took (or an older copy of the database) is
 // never reused, so no claim can replace a file waiting there.
 SpoolMoveResult move_one(const SpoolMove& move) {
   SpoolMoveResult result;
-  if (::mkdir(move.target.parent_path().c_str(), 0700) != 0) {
-    result.error_code = errno;
-    result.error = sys_error("mkdir", move.target.parent_path().string(), result.error_code).message;
+  if (auto made = make_job_folder(move); !made) {
+    result.error_code = made.error().code;
+    result.error = made.error().message;
     return result;
   }
   if (::rename(move.from.c_str(), move.target.c_str()) != 0) {
@@ -160,6 +174,10 @@ SpoolSurvey survey_spool(const fs::path& spool, const std::vector<fs::path>& pen
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(spool, ec)) {
     auto name = entry.path().filename().string();
+    if (name.starts_with(kFreeFolderPrefix)) {
+      survey.free_folders.push_back(entry.path());
+      continue;
+    }
     char* end = nullptr;
     auto id = std::strtoll(name.c_str(), &end, 10);
     if (end == name.c_str() || *end != '\0') continue;
@@ -215,7 +233,13 @@ PlaceResult place_outcome(const PlaceRequest& request) {
     }
     result.final_path = *moved;
   }
-  ::rmdir(request.from.parent_path().c_str());
+  auto folder = request.from.parent_path();
+  if (request.keep_folder_as && ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD,
+                                            request.keep_folder_as->c_str(), RENAME_NOREPLACE) == 0) {
+    result.kept_folder = request.keep_folder_as;
+  } else {
+    ::rmdir(folder.c_str());
+  }
   if (!request.failed || !result.final_path) return result;
   auto job = request.job;
   job.path = result.final_path->string();

@@ -25,6 +25,8 @@ using log::quote;
 // Files claimed per transaction pair; larger bursts take several rounds so
 // the loop stays responsive.
 constexpr std::size_t kClaimBatch = 1000;
+// Emptied spool folders kept for the next claims (see SpoolMove::reuse).
+constexpr std::size_t kKeptFolders = 64;
 
 // How long an overflow keeps the inbox `degraded` after its rescan.
 constexpr auto kOverflowNotice = std::chrono::seconds(60);
@@ -202,6 +204,7 @@ void Inbox::reopen() {
   inotify_.reset();
   uv_timer_stop(scan_timer_.get());
   available_ = false;
+  kept_folders_.clear();
   publish_state();
   start();
 }
@@ -544,7 +547,11 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   }
   std::vector<SpoolMove> moves;
   for (std::size_t i = 0; i < claims.size(); ++i) {
-    moves.push_back({config_.path / claims[i].rel, spool_path((*ids)[i], claims[i].name)});
+    moves.push_back({config_.path / claims[i].rel, spool_path((*ids)[i], claims[i].name), {}});
+    if (!kept_folders_.empty()) {
+      moves.back().reuse = std::move(kept_folders_.back());
+      kept_folders_.pop_back();
+    }
   }
   auto what = fmt::format("claim {} files in {}", moves.size(), config_.path.string());
   call<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
@@ -642,6 +649,12 @@ void Inbox::on_survey(const std::vector<std::int64_t>& ids, const std::vector<fs
     log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());
     confirm_claims(results);
   }
+  // Only on a local disk: a share may lack RENAME_NOREPLACE, which keeps a
+  // reused folder from landing on an existing one.
+  if (filesystem_ && !filesystem_->shared) {
+    kept_folders_ = survey.free_folders;
+    if (kept_folders_.size() > kKeptFolders) kept_folders_.resize(kKeptFolders);
+  }
   std::vector<SpoolSurvey::Folder> orphans;
   for (const auto& folder : survey.folders) {
     auto job = services_.store->job(folder.id);
@@ -706,7 +719,7 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
   }
   std::vector<SpoolMove> moves;
   for (std::size_t i = 0; i < claims.size(); ++i) {
-    moves.push_back({sources[i], spool_path((*ids)[i], claims[i].name)});
+    moves.push_back({sources[i], spool_path((*ids)[i], claims[i].name), {}});
     log_->warn("spooled file without a job adopted id={} inbox={} file={}", (*ids)[i], config_.name,
                quote(sources[i].string()));
   }
@@ -1261,9 +1274,17 @@ void Inbox::post_placement(const queue::Job& job) {
     if (attempts) request.attempts = std::move(*attempts);
     request.reason = job.last_error;
   }
+  bool keep = filesystem_ && !filesystem_->shared &&
+              kept_folders_.size() + keeping_ < kKeptFolders;
+  if (keep) {
+    request.keep_folder_as = spool_dir() / fmt::format("{}{}", kFreeFolderPrefix, job.id);
+    ++keeping_;
+  }
   auto what = "move " + request.from.string();
   post<PlaceResult>(what, [request = std::move(request)] { return place_outcome(request); },
-                    [this, id = job.id, from = spool_path(job.id, job.name)](const PlaceResult& placed) {
+                    [this, id = job.id, from = spool_path(job.id, job.name), keep](const PlaceResult& placed) {
+                      if (keep) --keeping_;
+                      if (placed.kept_folder && available_) kept_folders_.push_back(*placed.kept_folder);
                       on_placed(id, from, placed);
                     });
 }

@@ -285,6 +285,8 @@ class Inbox {
   std::set<std::int64_t> starting_;     // spool check before the handler starts
   bool pumping_ = false;                // inside pump()
   bool pump_again_ = false;             // pump() was asked for meanwhile
+  std::vector<std::filesystem::path> kept_folders_;  // empty spool folders to reuse
+  std::size_t keeping_ = 0;             // placements that may keep their folder
   int committing_ = 0;                  // placements waiting for their outcome's sync
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox
   std::set<std::int64_t> taking_back_;  // admin retry moving the file back

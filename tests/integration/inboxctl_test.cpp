@@ -283,7 +283,8 @@ TEST_CASE("inboxctl retry runs a failed job again and it can succeed", "") {
   CHECK(run.exit_code == 0);
   CHECK(run.out == "retried 1 job: 1\n");
   CHECK(wait_for_state(d, 1, "done"));
-  CHECK(d.files_in(d.done()) == std::vector<std::string>{"a.pdf"});
+  // A job's state may show a moment before its file lands.
+  CHECK(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"a.pdf"}; }));
   CHECK(d.files_in(d.failed()).empty());
 }
 

@@ -13,7 +13,10 @@
 
 namespace fs = std::filesystem;
 using inboxd::app::move_into_spool;
+using inboxd::app::place_outcome;
+using inboxd::app::PlaceRequest;
 using inboxd::app::SpoolMove;
+using inboxd::app::survey_spool;
 
 namespace {
 
@@ -52,7 +55,7 @@ TEST_CASE("a claim moves each file into a new spool folder named after its job",
           "[folder_tasks]") {
   InboxFolder f;
   auto dropped = f.put(f.root() / "scan.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf"}}, {});
+  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", {}}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
   CHECK_FALSE(fs::exists(dropped));
@@ -64,7 +67,49 @@ TEST_CASE("a claim never moves a file into a spool folder that exists already", 
   // Left by a job whose row a power loss took: its file waits for adoption.
   auto waiting = f.put(f.spool() / "7" / "scan.pdf", "waiting");
   auto dropped = f.put(f.root() / "scan.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf"}}, {});
+  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", {}}}, {});
+  REQUIRE(moved.results.size() == 1);
+  CHECK_FALSE(moved.results[0].moved);
+  CHECK(moved.results[0].error_code == EEXIST);
+  CHECK(InboxFolder::read(waiting) == "waiting");
+  CHECK(InboxFolder::read(dropped) == "new");
+}
+
+TEST_CASE("a finished job's emptied spool folder is kept, and the next claim takes it",
+          "[folder_tasks]") {
+  InboxFolder f;
+  auto spooled = f.put(f.spool() / "7" / "scan.pdf", "done");
+  PlaceRequest request;
+  request.inbox = f.root();
+  request.from = spooled;
+  request.dest_dir = f.root() / "done";
+  request.rel = "scan.pdf";
+  request.keep_folder_as = f.spool() / ".free-7";
+  auto placed = place_outcome(request);
+  CHECK_FALSE(placed.error);
+  CHECK(placed.kept_folder == f.spool() / ".free-7");
+  CHECK(fs::is_empty(f.spool() / ".free-7"));
+  CHECK_FALSE(fs::exists(f.spool() / "7"));
+  auto survey = survey_spool(f.spool(), {});
+  CHECK(survey.folders.empty());  // a kept folder is no job's folder
+  CHECK(survey.free_folders == std::vector<fs::path>{f.spool() / ".free-7"});
+
+  auto dropped = f.put(f.root() / "next.pdf", "next");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{dropped, f.spool() / "8" / "next.pdf", f.spool() / ".free-7"}}, {});
+  REQUIRE(moved.results.size() == 1);
+  CHECK(moved.results[0].moved);
+  CHECK(InboxFolder::read(f.spool() / "8" / "next.pdf") == "next");
+  CHECK_FALSE(fs::exists(f.spool() / ".free-7"));
+}
+
+TEST_CASE("a kept folder never lands on a spool folder that exists already", "[folder_tasks]") {
+  InboxFolder f;
+  fs::create_directories(f.spool() / ".free-3");
+  auto waiting = f.put(f.spool() / "8" / "next.pdf", "waiting");
+  auto dropped = f.put(f.root() / "next.pdf", "new");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{dropped, f.spool() / "8" / "next.pdf", f.spool() / ".free-3"}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
