@@ -45,16 +45,28 @@ void GroupCommit::start_sync() {
   dirty_ = false;
   uv_timer_stop(lazy_timer_.get());
   auto then = std::make_shared<std::vector<Then>>(std::exchange(waiting_, {}));
-  worker_->post<std::optional<Error>>(
+  worker_->post<Synced>(
       "sync " + wal_->path().string(),
-      [wal = wal_]() -> std::optional<Error> {
-        if (auto ok = wal->sync(); !ok) return ok.error();
-        return std::nullopt;
+      [wal = wal_]() -> Synced {
+        Synced synced;
+        if (auto ok = wal->sync(); !ok) {
+          synced.error = ok.error();
+          return synced;
+        }
+        auto bytes = wal->wal_bytes();
+        if (bytes && *bytes >= kCheckpointBytes) {
+          if (auto ok = wal->checkpoint(); !ok) synced.checkpoint_error = ok.error();
+        }
+        return synced;
       },
-      [this, then](const std::optional<Error>& error) {
+      [this, then](const Synced& synced) {
         ++syncs_;
         syncing_ = false;
+        const auto& error = synced.error;
         if (error) log_->error("queue sync failed error={}", log::quote(error->message));
+        if (synced.checkpoint_error) {
+          log_->warn("queue checkpoint failed error={}", log::quote(synced.checkpoint_error->message));
+        }
         for (auto& fn : *then) guarded(*log_, "after sync", [&] { fn(error); });
         // Callers that came during the sync need another one; commits that
         // came during it are synced within kLazyDelay.

@@ -14,6 +14,9 @@
 //     on disk within kLazyDelay. A power loss inside that window may lose
 //     them; each has its recovery: the spool holds every claimed file (see
 //     Inbox::adopt_orphans), and an attempt start that was lost runs again.
+//   - The sync thread also checkpoints the WAL into queue.db once it
+//     grows past kCheckpointBytes, so the loop never waits for those syncs
+//     either.
 //   - A crash of the daemon alone (kill -9) loses nothing: every commit is
 //     in the kernel when it returns.
 //
@@ -22,6 +25,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,6 +46,9 @@ namespace inboxd::app {
 class GroupCommit {
  public:
   static constexpr Millis kLazyDelay{1000};
+  // A sync that finds the WAL this large also checkpoints it (about a
+  // thousand pages, SQLite's own default).
+  static constexpr std::uint64_t kCheckpointBytes = 4 * 1024 * 1024;
 
   // Called with nullopt once every commit made before after_durable() is on
   // disk, or with the error of the fdatasync that should have put it there.
@@ -66,6 +73,10 @@ class GroupCommit {
   std::uint64_t syncs() const { return syncs_; }
 
  private:
+  struct Synced {
+    std::optional<Error> error;             // the fdatasync failed
+    std::optional<Error> checkpoint_error;  // the sync held; the checkpoint did not
+  };
   void start_sync();
 
   std::shared_ptr<queue::WalSync> wal_;

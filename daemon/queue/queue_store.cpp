@@ -405,10 +405,13 @@ Result<void> configure(sqlite::Database& db, Durability durability) {
   // temp_store = MEMORY keeps statement and savepoint journals off disk: they
   // would otherwise spill into /var/tmp with one write per changed page, and a
   // hardened unit may not be able to write there at all.
-  const char* synchronous = durability == Durability::kGrouped ? "PRAGMA synchronous = NORMAL"
-                                                              : "PRAGMA synchronous = FULL";
-  for (const char* pragma : {synchronous, "PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY",
-                             kJournalSizeLimit}) {
+  // Grouped: no fsync at commit, and no checkpoint on this connection (its
+  // syncs would stall the loop; WalSync checkpoints from its own thread).
+  bool grouped = durability == Durability::kGrouped;
+  const char* synchronous = grouped ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL";
+  const char* checkpoints = grouped ? "PRAGMA wal_autocheckpoint = 0" : "PRAGMA wal_autocheckpoint = 1000";
+  for (const char* pragma : {synchronous, checkpoints, "PRAGMA foreign_keys = ON",
+                             "PRAGMA temp_store = MEMORY", kJournalSizeLimit}) {
     if (auto ok = db.exec(pragma); !ok) return ok;
   }
   return {};

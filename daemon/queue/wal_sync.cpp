@@ -18,17 +18,25 @@ Result<UniqueFd> open_wal(const std::filesystem::path& path) {
   return fd;
 }
 
+Error with_context(const std::string& context, const Error& error) {
+  return Error{"queue: " + context + ": " + error.message, error.code};
+}
+
 }  // namespace
 
-WalSync::WalSync(std::filesystem::path path, UniqueFd fd)
-    : path_(std::move(path)), fd_(std::move(fd)) {}
+WalSync::WalSync(std::filesystem::path path, UniqueFd fd, sqlite::Database db)
+    : path_(std::move(path)), fd_(std::move(fd)), db_(std::move(db)) {}
 
 Result<std::shared_ptr<WalSync>> WalSync::open(const std::filesystem::path& db_file) {
   auto path = db_file;
   path += "-wal";
   auto fd = open_wal(path);
   if (!fd) return fail(fd.error());
-  return std::shared_ptr<WalSync>(new WalSync(std::move(path), std::move(*fd)));
+  auto db = sqlite::Database::open(db_file.string());
+  if (!db) return fail(with_context("open " + db_file.string(), db.error()));
+  sqlite3_busy_timeout(db->handle(), 1000);
+  if (auto ok = db->exec("PRAGMA synchronous = NORMAL"); !ok) return fail(ok.error());
+  return std::shared_ptr<WalSync>(new WalSync(std::move(path), std::move(*fd), std::move(*db)));
 }
 
 // Caller holds mutex_.
@@ -47,6 +55,21 @@ Result<void> WalSync::sync() {
   if (auto ok = reopen_if_replaced(); !ok) return ok;
   if (::fdatasync(fd_.get()) != 0) return fail_errno("fdatasync", path_.string());
   return {};
+}
+
+Result<void> WalSync::checkpoint() {
+  std::lock_guard lock(mutex_);
+  auto ok = db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
+  if (!ok) return fail(with_context("checkpoint " + path_.string(), ok.error()));
+  return {};
+}
+
+Result<std::uint64_t> WalSync::wal_bytes() {
+  std::lock_guard lock(mutex_);
+  if (auto ok = reopen_if_replaced(); !ok) return fail(ok.error());
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) return fail_errno("fstat", path_.string());
+  return static_cast<std::uint64_t>(st.st_size);
 }
 
 }  // namespace inboxd::queue

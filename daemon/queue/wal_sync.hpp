@@ -10,17 +10,26 @@
 // returned. The caller decides which effects must wait for that (see
 // app::GroupCommit).
 //
-// Threads: sync() may run on any thread, also while the loop thread writes
-// to the database: it only flushes the file's pages, it never reads or
-// writes them. SQLite holds no POSIX lock on the WAL file, so this
-// descriptor never releases one of SQLite's when it is closed.
+// A grouped store does not checkpoint by itself (wal_autocheckpoint=0): a
+// checkpoint syncs the WAL and the database file, and on the loop thread it
+// would stall the loop every thousand pages. checkpoint() runs one on a
+// connection of WalSync's own, from the thread that syncs.
+//
+// Threads: sync(), checkpoint() and wal_bytes() may run on any one thread at
+// a time (a mutex guards them), also while the loop thread writes through
+// the store: sync() only flushes the file's pages, and the checkpoint uses
+// its own connection, which SQLite lets run beside the store's writes. SQLite
+// holds no POSIX lock on the WAL file, so this descriptor never releases one
+// of SQLite's when it is closed.
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
+#include "daemon/queue/sqlite.hpp"
 
 namespace inboxd::queue {
 
@@ -35,15 +44,22 @@ class WalSync {
   // opened and flushed.
   Result<void> sync();
 
+  // Copies what it can of the WAL into the database (PRAGMA
+  // wal_checkpoint(PASSIVE): never waits for the store's connection).
+  Result<void> checkpoint();
+  // The WAL file's size now.
+  Result<std::uint64_t> wal_bytes();
+
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  WalSync(std::filesystem::path path, UniqueFd fd);
+  WalSync(std::filesystem::path path, UniqueFd fd, sqlite::Database db);
   Result<void> reopen_if_replaced();
 
   std::filesystem::path path_;
   std::mutex mutex_;  // guards fd_ across a reopen
   UniqueFd fd_;
+  sqlite::Database db_;  // for checkpoints only
 };
 
 }  // namespace inboxd::queue

@@ -42,6 +42,27 @@ TEST_CASE("a grouped store's commits reach the write-ahead log, which WalSync fl
   must(wal->sync());
 }
 
+TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]") {
+  QueueFixture q;
+  q.close();
+  auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
+  auto wal = must(WalSync::open(q.db_path()));
+  auto db_before = fs::file_size(q.db_path());
+  for (int batch = 0; batch < 40; ++batch) {  // far past SQLite's 1,000-page auto-checkpoint
+    std::vector<NewClaim> claims;
+    for (int i = 0; i < 100; ++i) {
+      auto name = "file-" + std::to_string(batch) + "-" + std::to_string(i) + "-" + std::string(200, 'x');
+      claims.push_back({kInbox, name, name, i});
+    }
+    must(store->begin_claims(claims, kT0));
+  }
+  CHECK(fs::file_size(q.db_path()) == db_before);  // nothing was checkpointed by the store
+  auto wal_size = must(wal->wal_bytes());
+  CHECK(wal_size > 4u * 1024 * 1024);
+  must(wal->checkpoint());
+  CHECK(fs::file_size(q.db_path()) > db_before);
+}
+
 TEST_CASE("WalSync refuses a database without a write-ahead log and names the file",
           "[queue][durability]") {
   QueueFixture q;
