@@ -49,12 +49,12 @@ void GroupCommit::start_sync() {
       "sync " + wal_->path().string(),
       [wal = wal_]() -> Synced {
         Synced synced;
-        if (auto ok = wal->sync(); !ok) {
-          synced.error = ok.error();
+        auto bytes = wal->sync();
+        if (!bytes) {
+          synced.error = bytes.error();
           return synced;
         }
-        auto bytes = wal->wal_bytes();
-        if (bytes && *bytes >= kCheckpointBytes) {
+        if (*bytes >= kCheckpointBytes) {
           if (auto ok = wal->checkpoint(); !ok) synced.checkpoint_error = ok.error();
         }
         return synced;
@@ -67,7 +67,7 @@ void GroupCommit::start_sync() {
         if (synced.checkpoint_error) {
           log_->warn("queue checkpoint failed error={}", log::quote(synced.checkpoint_error->message));
         }
-        for (auto& fn : *then) guarded(*log_, "after sync", [&] { fn(error); });
+        for (const auto& fn : *then) guarded(*log_, "after sync", [&] { fn(error); });
         // Callers that came during the sync need another one; commits that
         // came during it are synced within kLazyDelay.
         if (!waiting_.empty()) {

@@ -132,6 +132,8 @@ fs::path Inbox::spool_path(std::int64_t job_id, std::string_view name) const {
   return spool_dir() / std::to_string(job_id) / std::string(name);
 }
 
+bool Inbox::on_local_disk() const { return filesystem_ && !filesystem_->shared; }
+
 bool Inbox::settled() const {
   return running_.empty() && starting_.empty() && committing_ == 0 &&
          (worker_.idle() || stuck_.has_value());
@@ -168,7 +170,7 @@ void Inbox::post(const std::string& what, std::function<T()> work,
 template <class T>
 void Inbox::call(const std::string& what, std::function<T()> work,
                  std::function<void(const T&)> done) {
-  if (!filesystem_ || filesystem_->shared || stuck_) {
+  if (!on_local_disk() || stuck_) {
     post<T>(what, std::move(work), std::move(done));
     return;
   }
@@ -651,7 +653,7 @@ void Inbox::on_survey(const std::vector<std::int64_t>& ids, const std::vector<fs
   }
   // Only on a local disk: a share may lack RENAME_NOREPLACE, which keeps a
   // reused folder from landing on an existing one.
-  if (filesystem_ && !filesystem_->shared) {
+  if (on_local_disk()) {
     kept_folders_ = survey.free_folders;
     if (kept_folders_.size() > kKeptFolders) kept_folders_.resize(kKeptFolders);
   }
@@ -1274,8 +1276,7 @@ void Inbox::post_placement(const queue::Job& job) {
     if (attempts) request.attempts = std::move(*attempts);
     request.reason = job.last_error;
   }
-  bool keep = filesystem_ && !filesystem_->shared &&
-              kept_folders_.size() + keeping_ < kKeptFolders;
+  bool keep = on_local_disk() && kept_folders_.size() + keeping_ < kKeptFolders;
   if (keep) {
     request.keep_folder_as = spool_dir() / fmt::format("{}{}", kFreeFolderPrefix, job.id);
     ++keeping_;

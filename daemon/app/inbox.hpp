@@ -169,6 +169,8 @@ class Inbox {
   // The same, or here at once for a short call on a local disk.
   template <class T>
   void call(const std::string& what, std::function<T()> work, std::function<void(const T&)> done);
+  // The folder was opened and is on a local filesystem (not a share).
+  bool on_local_disk() const;
   void check_responding();
   void reopen();
 

@@ -40,21 +40,24 @@ Result<std::shared_ptr<WalSync>> WalSync::open(const std::filesystem::path& db_f
 }
 
 // Caller holds mutex_.
-Result<void> WalSync::reopen_if_replaced() {
+Result<std::uint64_t> WalSync::reopen_if_replaced() {
   struct stat held {};
   if (::fstat(fd_.get(), &held) != 0) return fail_errno("fstat", path_.string());
-  if (held.st_nlink > 0) return {};
-  auto fd = open_wal(path_);
-  if (!fd) return fail(fd.error());
-  fd_ = std::move(*fd);
-  return {};
+  if (held.st_nlink == 0) {
+    auto fd = open_wal(path_);
+    if (!fd) return fail(fd.error());
+    fd_ = std::move(*fd);
+    if (::fstat(fd_.get(), &held) != 0) return fail_errno("fstat", path_.string());
+  }
+  return static_cast<std::uint64_t>(held.st_size);
 }
 
-Result<void> WalSync::sync() {
+Result<std::uint64_t> WalSync::sync() {
   std::lock_guard lock(mutex_);
-  if (auto ok = reopen_if_replaced(); !ok) return ok;
+  auto size = reopen_if_replaced();
+  if (!size) return size;
   if (::fdatasync(fd_.get()) != 0) return fail_errno("fdatasync", path_.string());
-  return {};
+  return size;
 }
 
 Result<void> WalSync::checkpoint() {
@@ -62,14 +65,6 @@ Result<void> WalSync::checkpoint() {
   auto ok = db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
   if (!ok) return fail(with_context("checkpoint " + path_.string(), ok.error()));
   return {};
-}
-
-Result<std::uint64_t> WalSync::wal_bytes() {
-  std::lock_guard lock(mutex_);
-  if (auto ok = reopen_if_replaced(); !ok) return fail(ok.error());
-  struct stat st {};
-  if (::fstat(fd_.get(), &st) != 0) return fail_errno("fstat", path_.string());
-  return static_cast<std::uint64_t>(st.st_size);
 }
 
 }  // namespace inboxd::queue

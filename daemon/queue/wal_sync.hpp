@@ -15,7 +15,7 @@
 // would stall the loop every thousand pages. checkpoint() runs one on a
 // connection of WalSync's own, from the thread that syncs.
 //
-// Threads: sync(), checkpoint() and wal_bytes() may run on any one thread at
+// Threads: sync() and checkpoint() may run on any one thread at
 // a time (a mutex guards them), also while the loop thread writes through
 // the store: sync() only flushes the file's pages, and the checkpoint uses
 // its own connection, which SQLite lets run beside the store's writes. SQLite
@@ -39,22 +39,21 @@ class WalSync {
   // so that the file exists).
   static Result<std::shared_ptr<WalSync>> open(const std::filesystem::path& db_file);
 
-  // Flushes the WAL file's data to disk. Should SQLite have replaced the
-  // file (it removes it when its last connection closes), the new one is
-  // opened and flushed.
-  Result<void> sync();
+  // Flushes the WAL file's data to disk and returns the file's size. Should
+  // SQLite have replaced the file (it removes it when its last connection
+  // closes), the new one is opened and flushed.
+  Result<std::uint64_t> sync();
 
   // Copies what it can of the WAL into the database (PRAGMA
   // wal_checkpoint(PASSIVE): never waits for the store's connection).
   Result<void> checkpoint();
-  // The WAL file's size now.
-  Result<std::uint64_t> wal_bytes();
 
   const std::filesystem::path& path() const { return path_; }
 
  private:
   WalSync(std::filesystem::path path, UniqueFd fd, sqlite::Database db);
-  Result<void> reopen_if_replaced();
+  // The held file's size, after opening the current one if it was replaced.
+  Result<std::uint64_t> reopen_if_replaced();
 
   std::filesystem::path path_;
   std::mutex mutex_;  // guards fd_ across a reopen

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "daemon/app/folder_tasks.hpp"
+#include "tests/unit/app/app_test_support.hpp"
 
 namespace fs = std::filesystem;
 using inboxd::app::move_into_spool;
@@ -17,6 +18,7 @@ using inboxd::app::place_outcome;
 using inboxd::app::PlaceRequest;
 using inboxd::app::SpoolMove;
 using inboxd::app::survey_spool;
+using inboxd::app::test::read_file;
 
 namespace {
 
@@ -38,12 +40,6 @@ class InboxFolder {
     std::ofstream(file) << content;
     return file;
   }
-  static std::string read(const fs::path& file) {
-    std::ifstream in(file);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
 
  private:
   fs::path root_;
@@ -59,7 +55,7 @@ TEST_CASE("a claim moves each file into a new spool folder named after its job",
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
   CHECK_FALSE(fs::exists(dropped));
-  CHECK(InboxFolder::read(f.spool() / "7" / "scan.pdf") == "new");
+  CHECK(read_file(f.spool() / "7" / "scan.pdf") == "new");
 }
 
 TEST_CASE("a claim never moves a file into a spool folder that exists already", "[folder_tasks]") {
@@ -71,8 +67,8 @@ TEST_CASE("a claim never moves a file into a spool folder that exists already", 
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
-  CHECK(InboxFolder::read(waiting) == "waiting");
-  CHECK(InboxFolder::read(dropped) == "new");
+  CHECK(read_file(waiting) == "waiting");
+  CHECK(read_file(dropped) == "new");
 }
 
 TEST_CASE("a finished job's emptied spool folder is kept, and the next claim takes it",
@@ -99,7 +95,7 @@ TEST_CASE("a finished job's emptied spool folder is kept, and the next claim tak
                                {{dropped, f.spool() / "8" / "next.pdf", f.spool() / ".free-7"}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
-  CHECK(InboxFolder::read(f.spool() / "8" / "next.pdf") == "next");
+  CHECK(read_file(f.spool() / "8" / "next.pdf") == "next");
   CHECK_FALSE(fs::exists(f.spool() / ".free-7"));
 }
 
@@ -113,6 +109,6 @@ TEST_CASE("a kept folder never lands on a spool folder that exists already", "[f
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
-  CHECK(InboxFolder::read(waiting) == "waiting");
-  CHECK(InboxFolder::read(dropped) == "new");
+  CHECK(read_file(waiting) == "waiting");
+  CHECK(read_file(dropped) == "new");
 }

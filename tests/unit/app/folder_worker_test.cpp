@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "daemon/app/folder_worker.hpp"
+#include "tests/unit/app/app_test_support.hpp"
 
 using inboxd::app::FolderWorker;
 using namespace std::chrono_literals;
@@ -35,13 +36,7 @@ class WorkerFixture {
   // Runs the loop until `condition` holds (true) or `timeout` passes.
   template <class F>
   bool run_until(F condition, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      uv_run(&loop_, UV_RUN_NOWAIT);
-      std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return inboxd::app::test::run_loop_until(&loop_, condition, timeout);
   }
 
  private:

@@ -15,6 +15,7 @@
 #include "common/log.hpp"
 #include "daemon/app/group_commit.hpp"
 #include "daemon/queue/queue_store.hpp"
+#include "tests/unit/app/app_test_support.hpp"
 
 using inboxd::app::GroupCommit;
 using namespace std::chrono_literals;
@@ -54,13 +55,7 @@ class CommitFixture {
 
   template <class F>
   bool run_until(F condition, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      uv_run(&loop_, UV_RUN_NOWAIT);
-      std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return inboxd::app::test::run_loop_until(&loop_, condition, timeout);
   }
   void run_for(std::chrono::milliseconds span) {
     run_until([] { return false; }, span);

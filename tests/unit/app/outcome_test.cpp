@@ -7,11 +7,13 @@
 #include <sstream>
 
 #include "daemon/app/outcome.hpp"
+#include "tests/unit/app/app_test_support.hpp"
 
 namespace fs = std::filesystem;
 using inboxd::app::format_error_report;
 using inboxd::app::move_into;
 using inboxd::app::suffixed_name;
+using inboxd::app::test::read_file;
 
 namespace {
 
@@ -35,12 +37,6 @@ class OutcomeFixture {
     std::ofstream(dest() / rel) << content;
   }
   fs::path dest() const { return root_ / "done"; }
-  static std::string read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
 
  private:
   fs::path root_;
@@ -60,7 +56,7 @@ TEST_CASE("a file moves to its relative path, creating folders", "[outcome]") {
   auto moved = move_into(f.spooled("a.txt", "A"), f.dest(), "sub/dir/a.txt", false);
   REQUIRE(moved);
   CHECK(*moved == f.dest() / "sub/dir/a.txt");
-  CHECK(OutcomeFixture::read(*moved) == "A");
+  CHECK(read_file(*moved) == "A");
 }
 
 TEST_CASE("an existing name is never overwritten", "[outcome]") {
@@ -70,9 +66,9 @@ TEST_CASE("an existing name is never overwritten", "[outcome]") {
   auto moved = move_into(f.spooled("report.pdf", "new"), f.dest(), "report.pdf", false);
   REQUIRE(moved);
   CHECK(moved->filename() == "report~2.pdf");
-  CHECK(OutcomeFixture::read(f.dest() / "report.pdf") == "old");
-  CHECK(OutcomeFixture::read(f.dest() / "report~1.pdf") == "older");
-  CHECK(OutcomeFixture::read(*moved) == "new");
+  CHECK(read_file(f.dest() / "report.pdf") == "old");
+  CHECK(read_file(f.dest() / "report~1.pdf") == "older");
+  CHECK(read_file(*moved) == "new");
 }
 
 TEST_CASE("a failed file gets a name whose report name is free too", "[outcome]") {

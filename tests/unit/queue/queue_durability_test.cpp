@@ -39,7 +39,7 @@ TEST_CASE("a grouped store's commits reach the write-ahead log, which WalSync fl
   auto size_before = fs::file_size(wal->path());
   must(store->begin_claims(std::vector<NewClaim>{{kInbox, "a.pdf", "a.pdf", 1}}, kT0));
   CHECK(fs::file_size(wal->path()) > size_before);
-  must(wal->sync());
+  (void)must(wal->sync());
 }
 
 TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]") {
@@ -57,7 +57,7 @@ TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]"
     must(store->begin_claims(claims, kT0));
   }
   CHECK(fs::file_size(q.db_path()) == db_before);  // nothing was checkpointed by the store
-  auto wal_size = must(wal->wal_bytes());
+  auto wal_size = must(wal->sync());
   CHECK(wal_size > 4u * 1024 * 1024);
   must(wal->checkpoint());
   CHECK(fs::file_size(q.db_path()) > db_before);
