@@ -85,7 +85,7 @@ Result<std::vector<Row>> collect(sqlite::Statement& stmt, Read read) {
 }
 
 template <class Bind>
-Result<std::vector<Job>> select_jobs(sqlite::Database& db, const char* sql, Bind&& bind) {
+Result<std::vector<Job>> select_jobs(sqlite::Database& db, std::string_view sql, Bind&& bind) {
   auto stmt = db.statement(sql);
   if (!stmt) return fail(stmt.error());
   bind(**stmt);
@@ -365,16 +365,6 @@ Result<void> settle_claim(sqlite::Database& db, const QueueStore::ClaimResult& r
   if (auto ok = (*stmt)->run(); !ok) return ok;
   queued.add(head->inbox, 1);
   return {};
-}
-
-// The smallest byte string greater than every string starting with prefix;
-// nullopt when there is none (empty prefix, or only 0xff bytes).
-std::optional<std::string> prefix_successor(std::string_view prefix) {
-  std::string next(prefix);
-  while (!next.empty() && static_cast<unsigned char>(next.back()) == 0xff) next.pop_back();
-  if (next.empty()) return std::nullopt;
-  next.back() = static_cast<char>(static_cast<unsigned char>(next.back()) + 1);
-  return next;
 }
 
 // --- Opening ------------------------------------------------------------------
@@ -756,13 +746,13 @@ Result<std::vector<Attempt>> QueueStore::attempts(std::int64_t job_id) {
 
 Result<std::vector<Job>> QueueStore::jobs(const JobFilter& filter) {
   if (filter.limit <= 0 || filter.state == JobState::kClaiming) return std::vector<Job>{};
-  const char* query = filter.inbox ? (filter.state ? sql::kJobsByInboxState : sql::kJobsByInbox)
-                                   : (filter.state ? sql::kJobsByState : sql::kJobsAll);
+  const std::string query = filter.state
+                                ? sql::jobs_in_state(to_string(*filter.state), filter.inbox.has_value())
+                                : (filter.inbox ? sql::kJobsByInbox : sql::kJobsAll);
   auto found = select_jobs(db_, query, [&](sqlite::Statement& stmt) {
     stmt.bind_int(1, filter.before_id.value_or(std::numeric_limits<std::int64_t>::max()));
     stmt.bind_int(2, filter.limit);
     if (filter.inbox) stmt.bind_text(3, *filter.inbox);
-    if (filter.state) stmt.bind_text(4, to_string(*filter.state));
   });
   if (!found) return fail(with_context("jobs", found.error()));
   return found;
@@ -845,17 +835,6 @@ Result<std::vector<std::pair<Job, Attempt>>> QueueStore::interrupted_jobs() {
     interrupted.emplace_back(std::move(job), std::move(attempt));
   }
   return interrupted;
-}
-
-Result<std::vector<Job>> QueueStore::unsettled_outcomes(std::string_view spool_prefix) {
-  const auto upper = prefix_successor(spool_prefix);
-  auto found = select_jobs(db_, upper ? sql::kSettledInRange : sql::kSettledFrom,
-                           [&](sqlite::Statement& stmt) {
-                             stmt.bind_blob(1, spool_prefix);
-                             if (upper) stmt.bind_blob(2, *upper);
-                           });
-  if (!found) return fail(with_context("unsettled_outcomes", found.error()));
-  return found;
 }
 
 }  // namespace inboxd::queue

@@ -237,10 +237,6 @@ class QueueStore {
   // Jobs left `running` by a previous process, with their last attempt (pid
   // and start time identify the handler's process group).
   Result<std::vector<std::pair<Job, Attempt>>> interrupted_jobs();
-  // Terminal jobs whose file may still sit in the spool: their path starts
-  // with the bytes spool_prefix (pass the spool folder with a trailing '/').
-  // An index range over terminal paths; does not scan the table.
-  Result<std::vector<Job>> unsettled_outcomes(std::string_view spool_prefix);
 
   // --- Facts about this database (the meta table) -------------------------
   // E.g. "boot_id": the boot in which the last daemon process ran.

@@ -86,6 +86,26 @@ CREATE TABLE job_counts (
 
 )sql";
 
+// Version 2: fewer index pages written per job. Every change of a job's
+// state rewrote an entry in jobs_by_state and jobs_by_inbox_state, and the
+// end of a job added one to indexes that grew with the history; finished
+// jobs are the great majority, so those indexes now leave `done` rows out
+// (done jobs are listed newest first through the rowid or jobs_by_inbox).
+// jobs_settled_path served a recovery that reads the spool instead now.
+// Together this took the WAL pages written per job from 29.4 to 24.2
+// (queue_bench --lifecycle).
+constexpr const char* kSchemaV2 = R"sql(
+DROP INDEX jobs_settled_path;
+DROP INDEX jobs_by_state;
+DROP INDEX jobs_by_inbox_state;
+CREATE INDEX jobs_by_state ON jobs (state)
+  WHERE state = 'claiming' OR state = 'queued' OR state = 'running' OR state = 'retry_wait'
+     OR state = 'failed' OR state = 'canceled';
+CREATE INDEX jobs_by_inbox_state ON jobs (inbox, state)
+  WHERE state = 'claiming' OR state = 'queued' OR state = 'running' OR state = 'retry_wait'
+     OR state = 'failed' OR state = 'canceled';
+)sql";
+
 // 128 random bits as 32 lowercase hex digits.
 Result<std::string> random_instance_id() {
   std::array<unsigned char, 16> bytes{};
@@ -111,6 +131,8 @@ Result<void> create_v1(sqlite::Database& db) {
   return (*stmt)->run();
 }
 
+Result<void> leave_done_jobs_out_of_state_indexes(sqlite::Database& db) { return db.exec(kSchemaV2); }
+
 struct Step {
   int version;
   Result<void> (*apply)(sqlite::Database& db);
@@ -119,6 +141,7 @@ struct Step {
 // Append new steps at the end; never edit a released one.
 constexpr Step kSteps[] = {
     {1, create_v1},
+    {2, leave_done_jobs_out_of_state_indexes},
 };
 
 constexpr bool steps_are_consecutive() {

@@ -17,6 +17,7 @@
 //               store with every change of a job's state, so status never
 //               scans jobs.
 //   meta        key/value; holds instance_id.
+// Version 2 keeps `done` jobs out of the two state indexes (see schema.cpp).
 
 #include "common/result.hpp"
 #include "daemon/queue/sqlite.hpp"

@@ -6,6 +6,9 @@
 // Job rows are always read with kJobColumns in this order; see read_job() in
 // queue_store.cpp.
 
+#include <string>
+#include <string_view>
+
 namespace inboxd::queue::sql {
 
 #define INBOXD_QUEUE_JOB_COLUMNS                                                       \
@@ -120,13 +123,19 @@ inline constexpr const char* kJobsByInbox =
     "SELECT " INBOXD_QUEUE_JOB_COLUMNS
     " FROM jobs WHERE inbox = ?3 AND id < ?1 AND state <> 'claiming' ORDER BY id DESC LIMIT ?2";
 
-inline constexpr const char* kJobsByState =
-    "SELECT " INBOXD_QUEUE_JOB_COLUMNS
-    " FROM jobs WHERE state = ?4 AND id < ?1 ORDER BY id DESC LIMIT ?2";
-
-inline constexpr const char* kJobsByInboxState =
-    "SELECT " INBOXD_QUEUE_JOB_COLUMNS
-    " FROM jobs WHERE inbox = ?3 AND state = ?4 AND id < ?1 ORDER BY id DESC LIMIT ?2";
+// jobs() with a state: the state is spelled into the statement (one prepared
+// statement per state), because SQLite uses a partial index only when the
+// statement itself implies the index's condition. `done` rows are in neither
+// state index (schema version 2): newest first they come from the rowid, or
+// from jobs_by_inbox.
+inline std::string jobs_in_state(std::string_view state, bool of_inbox) {
+  std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE ";
+  if (of_inbox) sql += "inbox = ?3 AND ";
+  sql += "state = '";
+  sql += state;
+  sql += "' AND id < ?1 ORDER BY id DESC LIMIT ?2";
+  return sql;
+}
 
 // A counter change is an UPDATE, and an INSERT only for the first job of an
 // (inbox, state): an UPSERT would need a statement journal on every call.
@@ -146,23 +155,6 @@ inline constexpr const char* kWaitingCount =
 
 inline constexpr const char* kRunningJobs =
     "SELECT " INBOXD_QUEUE_JOB_COLUMNS " FROM jobs WHERE state = 'running' ORDER BY id";
-
-// Paths starting with a byte prefix P are exactly those in [P, successor(P)),
-// since BLOBs compare with memcmp; the range walks jobs_settled_path. Named
-// explicitly: without statistics the planner would rather walk every finished
-// job through jobs_by_state.
-inline constexpr const char* kSettledInRange =
-    "SELECT " INBOXD_QUEUE_JOB_COLUMNS
-    " FROM jobs INDEXED BY jobs_settled_path "
-    "WHERE (state = 'done' OR state = 'failed' OR state = 'canceled') AND path IS NOT NULL "
-    "AND path >= ?1 AND path < ?2 ORDER BY path";
-
-// The same when P has no successor (empty, or all 0xff bytes).
-inline constexpr const char* kSettledFrom =
-    "SELECT " INBOXD_QUEUE_JOB_COLUMNS
-    " FROM jobs INDEXED BY jobs_settled_path "
-    "WHERE (state = 'done' OR state = 'failed' OR state = 'canceled') AND path IS NOT NULL "
-    "AND path >= ?1 ORDER BY path";
 
 #undef INBOXD_QUEUE_JOB_COLUMNS
 #undef INBOXD_QUEUE_ATTEMPT_COLUMNS

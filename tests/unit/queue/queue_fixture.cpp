@@ -165,9 +165,9 @@ std::vector<std::string> QueueFixture::plan(const char* sql) {
   return details;
 }
 
-void QueueFixture::raw_exec(const std::string& sql) {
+std::vector<std::vector<std::string>> QueueFixture::raw_exec(const std::string& sql) {
   RawDb raw(db_path());
-  raw.rows(sql);
+  return raw.rows(sql);
 }
 
 bool same_counts(const Counts& a, const Counts& b) {

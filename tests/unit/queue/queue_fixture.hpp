@@ -73,8 +73,9 @@ class QueueFixture {
   Counts recount(const std::string& inbox = kInbox);
   // EXPLAIN QUERY PLAN details of sql, one string per plan line.
   std::vector<std::string> plan(const char* sql);
-  // Runs raw SQL on a separate connection (to set up damage).
-  void raw_exec(const std::string& sql);
+  // Runs one raw SQL statement on a separate connection (to set up damage)
+  // and returns its rows, each column as text.
+  std::vector<std::vector<std::string>> raw_exec(const std::string& sql);
 
  private:
   std::filesystem::path dir_;

@@ -70,6 +70,35 @@ TEST_CASE("reopening keeps jobs, attempts, counts and the instance id", "[queue]
   CHECK(same_counts(q.counts(), q.recount()));
 }
 
+TEST_CASE("a version 1 queue is upgraded in place and lists its jobs by state as before",
+          "[queue][open]") {
+  QueueFixture q;
+  auto done = q.claim("done.pdf");
+  q.start(done);
+  q.succeed(done);
+  auto failed = q.claim("failed.pdf");
+  q.start(failed);
+  q.move(failed, JobState::kFailed);
+  auto queued = q.claim("queued.pdf");
+  q.close();
+  // The version 1 indexes, as a database written by an older inboxd has them.
+  for (const char* sql : {"DROP INDEX jobs_by_state", "DROP INDEX jobs_by_inbox_state",
+                          "CREATE INDEX jobs_by_inbox_state ON jobs (inbox, state)",
+                          "CREATE INDEX jobs_by_state ON jobs (state)",
+                          "CREATE INDEX jobs_settled_path ON jobs (path) WHERE (state = 'done' OR "
+                          "state = 'failed' OR state = 'canceled') AND path IS NOT NULL",
+                          "PRAGMA user_version = 1"}) {
+    q.raw_exec(sql);
+  }
+  q.reopen();
+  CHECK(q.raw_exec("PRAGMA user_version")[0][0] == std::to_string(schema::current_version()));
+  CHECK(q.raw_exec("SELECT name FROM sqlite_master WHERE name = 'jobs_settled_path'").empty());
+  CHECK(q.listed({.state = JobState::kDone}) == std::vector<std::int64_t>{done});
+  CHECK(q.listed({.inbox = kInbox, .state = JobState::kFailed}) == std::vector<std::int64_t>{failed});
+  CHECK(q.listed({.state = JobState::kQueued}) == std::vector<std::int64_t>{queued});
+  CHECK(same_counts(q.counts(), q.recount()));
+}
+
 TEST_CASE("facts recorded in the meta table survive reopening and can be replaced",
           "[queue][open]") {
   QueueFixture q;

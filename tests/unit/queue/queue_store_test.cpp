@@ -630,25 +630,5 @@ TEST_CASE("a crashed attempt still counts when its job is requeued", "[queue][re
   CHECK(q.job(id).state == JobState::kQueued);
 }
 
-TEST_CASE("unsettled outcomes are finished jobs whose file is still in the spool",
-          "[queue][recovery]") {
-  QueueFixture q;
-  auto settled = q.claim("settled");
-  auto unsettled = q.claim("unsettled");
-  auto waiting = q.claim("waiting");
-  for (auto id : {settled, unsettled}) {
-    q.start(id);
-    q.succeed(id);
-  }
-  must(q.store().set_path(settled, "/srv/in/done/settled", kT0));
-  auto found = must(q.store().unsettled_outcomes("/srv/in/.inboxd/spool/"));
-  REQUIRE(found.size() == 1);
-  CHECK(found[0].id == unsettled);
-  CHECK(must(q.store().unsettled_outcomes("/srv/in/.inboxd/spool/" + std::to_string(waiting)))
-            .empty());
-  CHECK(must(q.store().unsettled_outcomes("")).size() == 2);
-  CHECK(must(q.store().unsettled_outcomes("\xff")).empty());
-}
-
 }  // namespace
 }  // namespace inboxd::queue::test
