@@ -506,16 +506,15 @@ void Inbox::on_settle_stats(const StatResults& stats) {
 // --- Claiming ---------------------------------------------------------------
 //
 // Order, chosen so that a crash at any point loses nothing and runs nothing
-// twice:
-//   1. record every file of the batch as a `claiming` job (one transaction);
-//   2. rename each file into spool/<job id>/<name> (atomic, same filesystem:
-//      when several daemons watch one share, the rename decides who wins),
-//      on the folder thread;
-//   3. mark renamed jobs `queued`, delete the rows whose rename failed (one
-//      transaction).
-// Recovery (recover_claims): a `claiming` job whose spool file exists becomes
-// `queued`; one without it is deleted - its file is still in the drop folder
-// (and will be found by the start-up scan) or another daemon won it.
+// twice (QueueStore's claim notes have the details):
+//   - a file at the top of the inbox is renamed into spool/<id>/<name> under
+//     an id reserved for it, then recorded `queued` (one transaction for the
+//     batch); after a crash in between, the spool survey adopts the folder;
+//   - a batch with a file in a subfolder is recorded as `claiming` first, so
+//     that a crash cannot lose the folder it came from, then renamed, then
+//     marked `queued` (recover_claims settles what a crash interrupted).
+// The renames run on the folder thread; when several daemons watch one
+// share, the rename decides who wins, and a lost rename leaves no job.
 void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   auto defer = [this] {
     backlog_until_ = mono_now() + config_.poll_interval;
@@ -542,7 +541,10 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     if (static_cast<std::int64_t>(claims.size()) >= room) break;
     claims.push_back({config_.name, std::string(f.name()), f.rel, static_cast<std::int64_t>(f.size)});
   }
-  auto ids = services_.store->begin_claims(claims, wall_now_ms());
+  const bool record_first = std::any_of(claims.begin(), claims.end(),
+                                        [](const auto& claim) { return claim.rel != claim.name; });
+  auto ids = record_first ? services_.store->begin_claims(claims, wall_now_ms())
+                          : services_.store->reserve_ids(claims.size());
   if (!ids) {
     state_write_failed(ids.error());
     return defer();
@@ -559,13 +561,14 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   call<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
                      return move_into_spool(inbox, spool, moves, {});
                    },
-                   [this, claims, ids = *ids](const ClaimMoves& moved) {
-                     on_claims_moved(claims, ids, moved);
+                   [this, claims, ids = *ids, record_first](const ClaimMoves& moved) {
+                     on_claims_moved(claims, ids, moved, record_first);
                    });
 }
 
 void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
-                            const std::vector<std::int64_t>& ids, const ClaimMoves& moves) {
+                            const std::vector<std::int64_t>& ids, const ClaimMoves& moves,
+                            bool recorded_first) {
   if (moves.refused) {
     log_->error("claims stopped inbox={} error={}", config_.name, quote(*moves.refused));
     backlog_until_ = mono_now() + config_.poll_interval;
@@ -581,7 +584,7 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
                  quote(move->error));
     }
   }
-  bool finished = confirm_claims(results);
+  bool finished = recorded_first ? confirm_claims(results) : record_claims(claims, results);
   settling_ = false;
   for (std::size_t i = 0; i < claims.size(); ++i) {
     // A spool folder that exists already (see move_one) is no reason to
@@ -687,6 +690,25 @@ bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results) 
   return false;
 }
 
+// The last step of a claim whose files were renamed first: the renamed ones
+// become `queued` jobs. Until then they are spool folders without a job,
+// which a restart would adopt; on a failing state disk the write is made
+// again later.
+bool Inbox::record_claims(const std::vector<queue::NewClaim>& claims,
+                          const std::vector<queue::QueueStore::ClaimResult>& results) {
+  std::vector<queue::QueueStore::SpooledClaim> renamed;
+  for (std::size_t i = 0; i < claims.size() && i < results.size(); ++i) {
+    if (results[i].spool_path) renamed.push_back({results[i].job_id, claims[i], *results[i].spool_path});
+  }
+  if (renamed.empty()) return true;
+  auto recorded = services_.store->record_claims(renamed, wall_now_ms());
+  if (recorded) return true;
+  state_write_failed(recorded.error(), [this, renamed = std::move(renamed)] {
+    return services_.store->record_claims(renamed, wall_now_ms());
+  });
+  return false;
+}
+
 // Files in a spool folder that no job owns (a power loss took the claim's
 // rows before they reached the disk, or the database was replaced by an
 // older copy): each gets a job, so it is processed, not forgotten. A folder
@@ -699,11 +721,11 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
   for (const auto& folder : folders) {
     if (folder.files.size() == 1) {
       const auto& [name, size] = folder.files.front();
-      auto path = (folder.path / name).string();
-      if (services_.store->adopt_claim(folder.id, {config_.name, name, name, size}, path,
-                                       wall_now_ms())) {
+      const queue::QueueStore::SpooledClaim found{folder.id, {config_.name, name, name, size},
+                                                  (folder.path / name).string()};
+      if (services_.store->record_claims({&found, 1}, wall_now_ms())) {
         log_->warn("spooled file without a job adopted id={} inbox={} file={}", folder.id,
-                   config_.name, quote(path));
+                   config_.name, quote(found.spool_path));
         continue;
       }
     }

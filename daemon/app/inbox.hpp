@@ -193,7 +193,7 @@ class Inbox {
   // Claiming.
   void claim_batch(const std::vector<watcher::FileInfo>& files);
   void on_claims_moved(const std::vector<queue::NewClaim>& claims, const std::vector<std::int64_t>& ids,
-                       const ClaimMoves& moves);
+                       const ClaimMoves& moves, bool recorded_first);
   std::filesystem::path spool_dir() const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
@@ -201,6 +201,8 @@ class Inbox {
                  const SpoolSurvey& survey);
   void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
   bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results);
+  bool record_claims(const std::vector<queue::NewClaim>& claims,
+                     const std::vector<queue::QueueStore::ClaimResult>& results);
   void fail_too_large(const queue::Job& job);
 
   // Running.

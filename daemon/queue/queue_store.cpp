@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <utility>
@@ -303,18 +304,20 @@ Result<void> finish_job(sqlite::Database& db, const Attempt& attempt, const Tran
 // --- Claims -------------------------------------------------------------------
 
 // A new `claiming` row, under the next id or under `id` when one is given.
-Result<std::int64_t> insert_claim(sqlite::Database& db, const NewClaim& claim, EpochMs now,
-                                  std::optional<std::int64_t> id = std::nullopt) {
-  auto stmt = db.statement(id ? sql::kInsertClaimAs : sql::kInsertClaim);
+// A new row under an id from reserve_ids: `claiming` (nothing in the spool
+// yet, no path) or `queued` with the spool path of a file renamed already.
+Result<void> insert_claim(sqlite::Database& db, std::int64_t id, const NewClaim& claim,
+                          const std::string* spool_path, EpochMs now) {
+  auto stmt = db.statement(spool_path != nullptr ? sql::kInsertSpooled : sql::kInsertClaim);
   if (!stmt) return fail(stmt.error());
   (*stmt)->bind_text(1, claim.inbox);
   (*stmt)->bind_blob(2, claim.name);
   (*stmt)->bind_blob(3, claim.rel);
   (*stmt)->bind_int(4, claim.size);
   (*stmt)->bind_int(5, now);
-  if (id) (*stmt)->bind_int(6, *id);
-  if (auto ok = (*stmt)->run(); !ok) return fail(ok.error());
-  return db.last_insert_rowid();
+  (*stmt)->bind_int(6, id);
+  if (spool_path != nullptr) (*stmt)->bind_blob(7, *spool_path);
+  return (*stmt)->run();
 }
 
 // Counter changes gathered over many rows and written once per inbox: a batch
@@ -550,15 +553,24 @@ Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
 
 // --- Claims -------------------------------------------------------------------
 
+Result<std::vector<std::int64_t>> QueueStore::reserve_ids(std::size_t count) {
+  auto last = select_int(db_, sql::kLastJobId, [](sqlite::Statement&) {});
+  if (!last) return fail(with_context("reserve_ids", last.error()));
+  next_id_ = std::max(next_id_, last->value_or(0) + 1);
+  std::vector<std::int64_t> ids(count);
+  for (auto& id : ids) id = next_id_++;
+  return ids;
+}
+
 Result<std::vector<std::int64_t>> QueueStore::begin_claims(std::span<const NewClaim> claims,
                                                            EpochMs now) {
-  std::vector<std::int64_t> ids;
-  ids.reserve(claims.size());
+  auto ids = reserve_ids(claims.size());
+  if (!ids) return fail(with_context("begin_claims", ids.error()));
   auto ok = atomically({"begin_claims"}, [&]() -> Result<void> {
-    for (const NewClaim& claim : claims) {
-      auto id = insert_claim(db_, claim, now);
-      if (!id) return fail(id.error());
-      ids.push_back(*id);
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+      if (auto inserted = insert_claim(db_, (*ids)[i], claims[i], nullptr, now); !inserted) {
+        return inserted;
+      }
     }
     return {};
   });
@@ -578,13 +590,18 @@ Result<void> QueueStore::finish_claims(std::span<const ClaimResult> results, Epo
   });
 }
 
-Result<void> QueueStore::adopt_claim(std::int64_t id, const NewClaim& claim,
-                                     const std::string& spool_path, EpochMs now) {
-  return atomically({"adopt_claim", id}, [&]() -> Result<void> {
-    if (auto inserted = insert_claim(db_, claim, now, id); !inserted) return fail(inserted.error());
-    CountDeltas queued;
-    if (auto ok = settle_claim(db_, {id, spool_path}, now, queued); !ok) return ok;
-    return queued.flush(db_, JobState::kQueued);
+Result<void> QueueStore::record_claims(std::span<const SpooledClaim> claims, EpochMs now) {
+  return without_fsync("record_claims", [&] {
+    return atomically({"record_claims"}, [&]() -> Result<void> {
+      CountDeltas queued;
+      for (const SpooledClaim& spooled : claims) {
+        if (auto ok = insert_claim(db_, spooled.id, spooled.claim, &spooled.spool_path, now); !ok) {
+          return fail(fmt::format("job {}: {}", spooled.id, ok.error().message), ok.error().code);
+        }
+        queued.add(spooled.claim.inbox, 1);
+      }
+      return queued.flush(db_, JobState::kQueued);
+    });
   });
 }
 
@@ -592,27 +609,6 @@ Result<std::vector<Job>> QueueStore::pending_claims() {
   auto jobs = select_jobs(db_, sql::kPendingClaims, [](sqlite::Statement&) {});
   if (!jobs) return fail(with_context("pending_claims", jobs.error()));
   return jobs;
-}
-
-Result<std::int64_t> QueueStore::insert_failed(const NewClaim& claim, const std::string& path,
-                                               const std::string& reason, EpochMs now) {
-  std::int64_t id = 0;
-  auto ok = atomically({"insert_failed"}, [&]() -> Result<void> {
-    auto stmt = db_.statement(sql::kInsertFailed);
-    if (!stmt) return fail(stmt.error());
-    (*stmt)->bind_text(1, claim.inbox);
-    (*stmt)->bind_blob(2, claim.name);
-    (*stmt)->bind_blob(3, claim.rel);
-    (*stmt)->bind_int(4, claim.size);
-    (*stmt)->bind_int(5, now);
-    (*stmt)->bind_blob(6, path);
-    (*stmt)->bind_text(7, reason);
-    if (auto run = (*stmt)->run(); !run) return run;
-    id = db_.last_insert_rowid();
-    return adjust_count(db_, claim.inbox, JobState::kFailed, 1);
-  });
-  if (!ok) return fail(ok.error());
-  return id;
 }
 
 // --- Running ------------------------------------------------------------------

@@ -132,24 +132,48 @@ class QueueStore {
   // daemon's spool folder on shared inboxes.
   const std::string& instance_id() const { return instance_id_; }
 
-  // --- Claim protocol -----------------------------------------------------
+  // --- Claims -------------------------------------------------------------
+  // Every job id comes from reserve_ids: above every id in use or handed out
+  // before, with no write. An id handed out and never recorded is skipped,
+  // never reused.
+  Result<std::vector<std::int64_t>> reserve_ids(std::size_t count);
+
+  // A file whose rel is its name is claimed in one transaction after its
+  // rename, since the spool holds everything such a claim records:
+  // 1. the caller takes ids from reserve_ids;
+  // 2. renames each file into the spool (spool path derived from the id);
+  // 3. record_claims records the renamed files as `queued` jobs.
+  // A crash between 2 and 3 leaves a spool folder without a job, which the
+  // spool survey adopts under the folder's id (Inbox::adopt_orphans), as
+  // after a power loss; record_claims is also how such a folder is adopted.
+  // Fails (constraint), recording none, when an id belongs to a job already.
+  struct SpooledClaim {
+    std::int64_t id = 0;
+    NewClaim claim;
+    std::string spool_path;
+  };
+  Result<void> record_claims(std::span<const SpooledClaim> claims, EpochMs now);
+
+  // A file in a subfolder (recursive inboxes) is recorded before its rename,
+  // so that a crash cannot lose the folder it came from:
   // 1. begin_claims records each file as `claiming` (one transaction) and
   //    returns the new job ids in input order.
-  // 2. The caller renames each file into the spool (spool path derived from
-  //    the id).
+  // 2. The caller renames each file into the spool.
   // 3. finish_claims turns each renamed job `queued` with its spool path and
   //    deletes the rows whose rename failed (one transaction).
   // Recovery: a `claiming` row whose spool file exists becomes `queued`; one
   // whose spool file does not exist is deleted (the file is still in the drop
-  // folder, or another daemon won it). A job is never runnable before its
-  // rename succeeded, and a lost claim leaves no job.
-  // Durability (kEachCommit): begin_claims is fsynced; finish_claims and
-  // start_attempt are not: WAL commits survive a crash of the daemon, and
-  // after a power loss a lost finish_claims leaves `claiming` rows that
-  // recovery settles from the spool, a lost start_attempt a `queued` job that
-  // runs again. The next fsynced commit makes them durable too, since the WAL
-  // is written in order. (kGrouped: none is synced here; the spool itself
-  // records a claim whose rows a power loss took, see Inbox::adopt_orphans.)
+  // folder, or another daemon won it).
+  // Either way a job is never runnable before its rename succeeded, and a
+  // lost claim leaves no job.
+  // Durability (kEachCommit): begin_claims is fsynced; finish_claims,
+  // record_claims and start_attempt are not: WAL commits survive a crash of
+  // the daemon, and after a power loss a lost finish_claims leaves
+  // `claiming` rows that recovery settles from the spool, a lost
+  // record_claims a spool folder that is adopted, a lost start_attempt a
+  // `queued` job that runs again. The next fsynced commit makes them durable
+  // too, since the WAL is written in order. (kGrouped: none is synced here;
+  // the spool itself records a claim whose rows a power loss took.)
   Result<std::vector<std::int64_t>> begin_claims(std::span<const NewClaim> claims, EpochMs now);
   struct ClaimResult {
     std::int64_t job_id = 0;
@@ -157,15 +181,6 @@ class QueueStore {
   };
   Result<void> finish_claims(std::span<const ClaimResult> results, EpochMs now);
   Result<std::vector<Job>> pending_claims();
-  // A file found in spool/<id>/ without a job: recorded as `queued` under
-  // that id, so its spool path stays right. Fails (constraint) when the id
-  // belongs to a job already.
-  Result<void> adopt_claim(std::int64_t id, const NewClaim& claim, const std::string& spool_path,
-                           EpochMs now);
-
-  // A job recorded and failed at once, without attempts (e.g. "too large").
-  Result<std::int64_t> insert_failed(const NewClaim& claim, const std::string& path,
-                                     const std::string& reason, EpochMs now);
 
   // --- Running ------------------------------------------------------------
   // Runnable jobs of one inbox, oldest first: `queued` by claim order and
@@ -268,6 +283,7 @@ class QueueStore {
   Durability durability_;
   std::function<void()> on_commit_;
   int batch_depth_ = 0;
+  std::int64_t next_id_ = 1;  // the next id reserve_ids may hand out
 };
 
 }  // namespace inboxd::queue

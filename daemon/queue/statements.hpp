@@ -23,15 +23,19 @@ inline constexpr const char* kJobColumns = INBOXD_QUEUE_JOB_COLUMNS;
 
 // --- Claims -------------------------------------------------------------------
 
+// Every new row takes an id from QueueStore::reserve_ids: ids are known
+// before a file's rename, which names its spool folder after the id.
 inline constexpr const char* kInsertClaim =
-    "INSERT INTO jobs (inbox, name, rel, state, size, created_at, updated_at, due_at) "
-    "VALUES (?1, ?2, ?3, 'claiming', ?4, ?5, ?5, ?5)";
-
-// The same with the id given: a spooled file whose row a power loss took is
-// adopted under the id its spool folder already names.
-inline constexpr const char* kInsertClaimAs =
     "INSERT INTO jobs (id, inbox, name, rel, state, size, created_at, updated_at, due_at) "
     "VALUES (?6, ?1, ?2, ?3, 'claiming', ?4, ?5, ?5, ?5)";
+
+// A file renamed into spool/<id>/ already: queued at once.
+inline constexpr const char* kInsertSpooled =
+    "INSERT INTO jobs (id, inbox, name, rel, state, size, created_at, updated_at, due_at, path) "
+    "VALUES (?6, ?1, ?2, ?3, 'queued', ?4, ?5, ?5, ?5, ?7)";
+
+// The highest id ever used (AUTOINCREMENT keeps it, also for explicit ids).
+inline constexpr const char* kLastJobId = "SELECT seq FROM sqlite_sequence WHERE name = 'jobs'";
 
 inline constexpr const char* kQueueClaim =
     "UPDATE jobs SET state = 'queued', path = ?2, updated_at = ?3 "
@@ -41,10 +45,6 @@ inline constexpr const char* kDropClaim = "DELETE FROM jobs WHERE id = ?1 AND st
 
 inline constexpr const char* kPendingClaims =
     "SELECT " INBOXD_QUEUE_JOB_COLUMNS " FROM jobs WHERE state = 'claiming' ORDER BY id";
-
-inline constexpr const char* kInsertFailed =
-    "INSERT INTO jobs (inbox, name, rel, state, size, created_at, updated_at, due_at, path, "
-    "last_error) VALUES (?1, ?2, ?3, 'failed', ?4, ?5, ?5, ?5, ?6, ?7)";
 
 // --- Runnable work --------------------------------------------------------------
 

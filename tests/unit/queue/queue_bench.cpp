@@ -13,10 +13,10 @@
 //   queue_bench --lifecycle [JOBS] [DIR]
 //
 // Runs JOBS jobs (default 10,000) one at a time through the writes the daemon
-// makes for each file (claim, claim finished, attempt started, its pid,
-// attempt finished, file placed), each its own transaction at grouped
-// durability as in the daemon, and prints the time and the WAL bytes and
-// frames (pages written) per job.
+// makes for each file at the top of an inbox (claim recorded after its
+// rename, attempt started, its pid, attempt finished, file placed), each its
+// own transaction at grouped durability as in the daemon, and prints the
+// time and the WAL bytes and frames (pages written) per job.
 
 #include <fmt/format.h>
 #include <stdlib.h>
@@ -114,10 +114,10 @@ void finish_oldest(QueueStore& store, int jobs) {
 // One job's writes, in the order and transactions the daemon makes them.
 void one_lifecycle(QueueStore& store, int n, EpochMs now) {
   auto name = fmt::format("scan-{:07}.pdf", n);
-  const NewClaim claim{kInbox, name, name, 123456};
-  const auto id = must(store.begin_claims({&claim, 1}, now)).at(0);
-  const QueueStore::ClaimResult claimed{id, fmt::format("/srv/in/.inboxd/spool/{}/{}", id, name)};
-  must(store.finish_claims({&claimed, 1}, now));
+  const auto id = must(store.reserve_ids(1)).at(0);
+  const QueueStore::SpooledClaim claimed{id, {kInbox, name, name, 123456},
+                                         fmt::format("/srv/in/.inboxd/spool/{}/{}", id, name)};
+  must(store.record_claims({&claimed, 1}, now));
   must(store.start_attempt(id, 1, now));
   must(store.set_attempt_pid(id, 1, 4242 + n, 1234567));
   inboxd::queue::Attempt attempt;

@@ -77,7 +77,9 @@ TEST_CASE("a spooled file without a job is adopted under the id its folder names
           "[queue][durability]") {
   QueueFixture q;
   q.claim("first.pdf");
-  must(q.store().adopt_claim(500, {kInbox, "lost.pdf", "lost.pdf", 7}, QueueFixture::spool_path(500), kT0));
+  const QueueStore::SpooledClaim lost{500, {kInbox, "lost.pdf", "lost.pdf", 7},
+                                      QueueFixture::spool_path(500)};
+  must(q.store().record_claims({&lost, 1}, kT0));
   auto adopted = q.job(500);
   CHECK(adopted.state == JobState::kQueued);
   CHECK(adopted.name == "lost.pdf");
@@ -92,7 +94,8 @@ TEST_CASE("adopting under an id a job already has is refused and changes nothing
   QueueFixture q;
   auto id = q.claim("mine.pdf");
   auto before = q.counts();
-  CHECK_FALSE(q.store().adopt_claim(id, {kInbox, "other.pdf", "other.pdf", 1}, "/x", kT0));
+  const QueueStore::SpooledClaim taken{id, {kInbox, "other.pdf", "other.pdf", 1}, "/x"};
+  CHECK_FALSE(q.store().record_claims({&taken, 1}, kT0));
   CHECK(q.job(id).name == "mine.pdf");
   CHECK(same_counts(q.counts(), before));
 }

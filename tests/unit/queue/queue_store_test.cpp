@@ -105,6 +105,56 @@ TEST_CASE("job ids are never reused after a dropped claim", "[queue][claim]") {
   CHECK(q.begin_claim("b.pdf") > first);
 }
 
+TEST_CASE("a file renamed before its claim is recorded queued at once", "[queue][claim]") {
+  QueueFixture q;
+  auto ids = must(q.store().reserve_ids(2));
+  REQUIRE(ids.size() == 2);
+  const QueueStore::SpooledClaim renamed[] = {
+      {ids[0], {kInbox, "a.pdf", "a.pdf", 10}, QueueFixture::spool_path(ids[0])},
+      {ids[1], {kInbox, "b.pdf", "b.pdf", 20}, QueueFixture::spool_path(ids[1])}};
+  must(q.store().record_claims(renamed, kT0));
+  CHECK(q.job(ids[1]).state == JobState::kQueued);
+  CHECK(q.job(ids[1]).path == QueueFixture::spool_path(ids[1]));
+  CHECK(q.job(ids[1]).size == 20);
+  CHECK(q.runnable(kT0) == Ids{ids[0], ids[1]});
+  CHECK(same_counts(q.counts(), q.recount()));
+}
+
+TEST_CASE("reserved ids are never handed out twice, recorded or not", "[queue][claim]") {
+  QueueFixture q;
+  auto used = q.claim("a.pdf");
+  auto reserved = must(q.store().reserve_ids(3));
+  CHECK(reserved == Ids{used + 1, used + 2, used + 3});
+  // None of them recorded: later claims still go past them.
+  auto next = q.claim("b.pdf");
+  CHECK(next == used + 4);
+  CHECK(must(q.store().reserve_ids(1)) == Ids{next + 1});
+}
+
+TEST_CASE("reserved ids go past an id recorded from outside the reservation", "[queue][claim]") {
+  QueueFixture q;
+  const QueueStore::SpooledClaim adopted{900, {kInbox, "lost.pdf", "lost.pdf", 1},
+                                         QueueFixture::spool_path(900)};
+  must(q.store().record_claims({&adopted, 1}, kT0));
+  CHECK(must(q.store().reserve_ids(1)) == Ids{901});
+}
+
+TEST_CASE("a batch of recorded claims with one taken id records none", "[queue][claim]") {
+  QueueFixture q;
+  auto taken = q.claim("mine.pdf");
+  auto fresh = must(q.store().reserve_ids(1))[0];
+  const QueueStore::SpooledClaim batch[] = {
+      {fresh, {kInbox, "new.pdf", "new.pdf", 1}, QueueFixture::spool_path(fresh)},
+      {taken, {kInbox, "other.pdf", "other.pdf", 1}, "/x"}};
+  auto result = q.store().record_claims(batch, kT0);
+  REQUIRE_FALSE(result);
+  CHECK_THAT(result.error().message, Catch::Contains("record_claims") &&
+                                         Catch::Contains("job " + std::to_string(taken)));
+  CHECK_FALSE(must(q.store().job(fresh)));
+  CHECK(q.counts().queued == 1);
+  CHECK(same_counts(q.counts(), q.recount()));
+}
+
 // --- Transitions ----------------------------------------------------------------
 
 TEST_CASE("a job runs, fails, waits for its retry and succeeds", "[queue][transition]") {
@@ -272,22 +322,6 @@ TEST_CASE("set_path records where the file is and clears it once deleted", "[que
   CHECK(q.job(id).updated_at == kT0 + 7);
   must(q.store().set_path(id, std::nullopt, kT0 + 8));
   CHECK_FALSE(q.job(id).path.has_value());
-}
-
-TEST_CASE("insert_failed records a failed job without attempts", "[queue][transition]") {
-  QueueFixture q;
-  NewClaim big{kInbox, "huge.iso", "sub/huge.iso", 5'000'000'000};
-  auto id = must(q.store().insert_failed(big, "/srv/in/failed/sub/huge.iso",
-                                         "too large (5000000000 bytes, limit 1073741824)", kT0));
-  Job job = q.job(id);
-  CHECK(job.state == JobState::kFailed);
-  CHECK(job.attempts == 0);
-  CHECK(job.size == 5'000'000'000);
-  CHECK(job.rel == "sub/huge.iso");
-  CHECK(job.path == "/srv/in/failed/sub/huge.iso");
-  CHECK(job.last_error == "too large (5000000000 bytes, limit 1073741824)");
-  CHECK(must(q.store().attempts(id)).empty());
-  CHECK(q.counts().failed == 1);
 }
 
 // --- Order of runnable work -----------------------------------------------------
