@@ -214,6 +214,12 @@ void AdminServer::publish(const nlohmann::json& event) {
   }
 }
 
+bool AdminServer::has_watchers() const {
+  return std::any_of(connections_.begin(), connections_.end(), [](const auto& connection) {
+    return !connection->closed() && connection->watching();
+  });
+}
+
 void AdminServer::update_access(const std::vector<std::string>& admin_groups, unsigned mode) {
   dispatcher_.set_admin_groups(admin_groups);
   options_.admin_groups = admin_groups;

@@ -75,6 +75,8 @@ class AdminServer {
   // job_event and inbox_event). A client that does not keep up is dropped.
   // Safe to call from inside a Backend method.
   void publish(const nlohmann::json& event);
+  // Whether any client is watching: events are cheaper not built at all.
+  bool has_watchers() const;
 
   // Reload: applies new admin_groups and socket_mode. The path cannot change
   // without a restart.
