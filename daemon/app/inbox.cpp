@@ -968,37 +968,43 @@ runner::HandlerSpec Inbox::handler_spec(const queue::Job& job, int attempt,
 // Work folders are reused per handler slot (work/<inbox>/<n>) and emptied
 // after every attempt: each attempt still starts in an empty folder, and the
 // daemon does not create and remove a directory per job (a mkdir costs over
-// a millisecond on ext4 once many directories were recently deleted).
+// a millisecond on ext4 once many directories were recently deleted). A
+// slot is made and emptied when first taken (a crash may have left files);
+// after that, emptying it at release is enough, unless that failed.
 Result<fs::path> Inbox::take_work_dir() {
   std::size_t slot = 0;
-  while (slot < work_slots_.size() && work_slots_[slot]) ++slot;
-  if (slot == work_slots_.size()) work_slots_.push_back(false);
+  while (slot < work_slots_.size() && work_slots_[slot].taken) ++slot;
+  if (slot == work_slots_.size()) work_slots_.emplace_back();
   auto dir = services_.work_root / config_.name / std::to_string(slot);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fail("mkdir " + dir.string() + ": " + ec.message(), ec.value());
-  ::chmod(dir.c_str(), 0700);
-  empty_folder(dir);
-  work_slots_[slot] = true;
+  if (!work_slots_[slot].empty) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return fail("mkdir " + dir.string() + ": " + ec.message(), ec.value());
+    ::chmod(dir.c_str(), 0700);
+    (void)empty_folder(dir);
+  }
+  work_slots_[slot] = {.taken = true, .empty = false};
   return dir;
 }
 
 void Inbox::release_work_dir(const fs::path& dir) {
-  empty_folder(dir);
   auto slot = std::strtoull(dir.filename().c_str(), nullptr, 10);
-  if (slot < work_slots_.size()) work_slots_[slot] = false;
+  if (slot < work_slots_.size()) work_slots_[slot] = {.taken = false, .empty = empty_folder(dir)};
 }
 
-void Inbox::empty_folder(const fs::path& dir) {
+bool Inbox::empty_folder(const fs::path& dir) {
   std::error_code ec;
+  bool emptied = true;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code remove_ec;
     fs::remove_all(it->path(), remove_ec);
     if (remove_ec) {
+      emptied = false;
       log_->warn("cannot clean work folder inbox={} path={} error={}", config_.name,
                  quote(it->path().string()), quote(remove_ec.message()));
     }
   }
+  return emptied && !ec;
 }
 
 // The spooled file is checked first: a file removed behind the daemon's

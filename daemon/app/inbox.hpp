@@ -213,7 +213,7 @@ class Inbox {
   void launch(const queue::Job& job);
   Result<std::filesystem::path> take_work_dir();
   void release_work_dir(const std::filesystem::path& dir);
-  void empty_folder(const std::filesystem::path& dir);
+  bool empty_folder(const std::filesystem::path& dir);  // false: something is left
   void on_handler_done(const queue::Job& job, const Running& run, runner::HandlerResult result);
   void record_spawn_failure(const queue::Job& job, int attempt, EpochMs started, const Error& error);
   void conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
@@ -260,7 +260,11 @@ class Inbox {
   UvHandle<uv_timer_t> retry_timer_;
   UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
   std::map<std::int64_t, Running> running_;
-  std::vector<bool> work_slots_;
+  struct WorkSlot {
+    bool taken = false;
+    bool empty = false;  // emptied at its last release; not yet known at start
+  };
+  std::vector<WorkSlot> work_slots_;
   std::set<std::int64_t> cancel_requested_;
   std::deque<std::function<Result<void>()>> deferred_;  // unrecorded outcomes, oldest first
   Metrics metrics_;

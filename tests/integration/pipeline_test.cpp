@@ -177,6 +177,29 @@ TEST_CASE("the handler sees only fds 0-2, its work dir and the documented enviro
   CHECK(cwd.find("/state/work/") != std::string::npos);
 }
 
+TEST_CASE("every attempt starts in an empty work folder, also after a crash left files there",
+          "[pipeline]") {
+  DaemonFixture d;
+  // Lists its folder, then leaves a file and a folder with a file behind.
+  d.configure({"/bin/sh", "-c",
+               "ls -A > \\\"$RECORD_DIR/$INBOXD_JOB.ls\\\"; touch junk; mkdir sub; touch sub/x", "sh"},
+              "settle: 0");
+  // What a daemon killed during a handler leaves in the first slot.
+  auto slot = d.root() / "state" / "work" / "in" / "0";
+  fs::create_directories(slot / "old");
+  std::ofstream(slot / "old" / "left.txt") << "x";
+  d.start();
+  for (int i = 0; i < 3; ++i) {
+    d.drop("f" + std::to_string(i) + ".txt", "x");
+    REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == static_cast<std::size_t>(i + 1); }));
+  }
+  for (int job = 1; job <= 3; ++job) {
+    INFO("job " << job);
+    CHECK(DaemonFixture::read_file(d.records() / (std::to_string(job) + ".ls")).empty());
+  }
+  CHECK(d.stop() == 0);
+}
+
 TEST_CASE("a 2000-file burst is handled exactly once each", "[pipeline][burst]") {
   DaemonFixture d;
   // One small process per file: each call appends its argument and a NUL to
