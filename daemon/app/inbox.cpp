@@ -75,6 +75,8 @@ Inbox::Inbox(Services& services, config::InboxConfig config)
     uv_timer_init(services_.loop, timer);
     timer->data = this;
   }
+  uv_idle_init(services_.loop, pump_idle_.get());
+  pump_idle_.get()->data = this;
   // Work folders inside the inbox are never watched or scanned.
   auto inside = [this](const fs::path& dir) {
     auto rel = dir.lexically_relative(config_.path);
@@ -828,6 +830,20 @@ void Inbox::pump_round() {
   arm_retry_timer();
 }
 
+// Pumps from the next turn of the loop, after its I/O. On a local disk a
+// job's spool check runs on the loop itself, so a spool emptied behind the
+// daemon's back would otherwise fail one queued job after another in a
+// single turn, holding the admin socket, readiness and the watchdog for as
+// long as the queue is long. An idle handle, not a zero timer: libuv runs a
+// zero timer re-armed in its own callback again in the same turn.
+void Inbox::pump_soon() {
+  uv_idle_start(pump_idle_.get(), [](uv_idle_t* idle) {
+    uv_idle_stop(idle);
+    auto* self = static_cast<Inbox*>(idle->data);
+    guarded(*self->log_, "pump", [self] { self->pump(); });
+  });
+}
+
 void Inbox::arm_breaker_timer() {
   auto ends = breaker_.cooldown_ends();
   if (!ends) return;
@@ -1043,7 +1059,7 @@ void Inbox::on_spool_checked(const queue::Job& job, const SpoolCheck& check) {
   if (!check.present) {
     finish_job(job, nullptr, queue::JobState::kFailed,
                "file missing from the spool (removed outside inboxd)", true);
-    pump();
+    pump_soon();
     return;
   }
   launch(job);
@@ -1401,6 +1417,7 @@ void Inbox::stop_intake() {
   uv_timer_stop(settle_timer_.get());
   uv_timer_stop(scan_timer_.get());
   uv_timer_stop(retry_timer_.get());
+  uv_idle_stop(pump_idle_.get());
 }
 
 void Inbox::stop_handlers(Millis grace) {

@@ -207,6 +207,7 @@ class Inbox {
 
   // Running.
   void pump();
+  void pump_soon();
   void pump_round();
   void start_job(const queue::Job& job);
   void on_spool_checked(const queue::Job& job, const SpoolCheck& check);
@@ -259,6 +260,7 @@ class Inbox {
   UvHandle<uv_timer_t> scan_timer_;    // rescan_interval / poll_interval / unavailable retry
   UvHandle<uv_timer_t> retry_timer_;
   UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
+  UvHandle<uv_idle_t> pump_idle_;       // pump_soon()
   std::map<std::int64_t, Running> running_;
   struct WorkSlot {
     bool taken = false;
