@@ -54,6 +54,30 @@ std::map<std::string, int> job_states(const fs::path& db_file, std::string* inte
   return states;
 }
 
+// A one-slot inbox whose first job (first.txt) runs and blocks, so that
+// files dropped next stay queued.
+void start_with_first_job_blocked(DaemonFixture& d) {
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
+  d.block_handlers();
+  d.start();
+  d.drop("first.txt", "1");
+  REQUIRE(d.wait_until([&] { return fs::exists(d.records() / "1.1.args"); }));
+}
+
+// Removes, behind the daemon's back, the spooled files whose names start
+// with `prefix`, once all `count` of them are in the spool.
+void remove_spooled(const DaemonFixture& d, const std::string& prefix, std::size_t count) {
+  std::vector<fs::path> spooled;
+  REQUIRE(d.wait_until([&] {
+    spooled.clear();
+    for (const auto& entry : fs::recursive_directory_iterator(d.inbox() / ".inboxd")) {
+      if (entry.path().filename().string().starts_with(prefix)) spooled.push_back(entry.path());
+    }
+    return spooled.size() == count;
+  }));
+  for (const auto& file : spooled) fs::remove(file);
+}
+
 std::string name_of_file(int i) {
   char name[32];
   std::snprintf(name, sizeof name, "f%04d.txt", i);
@@ -177,20 +201,9 @@ TEST_CASE("a spooled file without a job gets one, and a job whose file vanished 
 TEST_CASE("a queued job whose spooled file was removed fails with the reason",
           "[crash][recovery]") {
   DaemonFixture d;
-  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
-  d.block_handlers();
-  d.start();
-  d.drop("first.txt", "1");
-  REQUIRE(d.wait_until([&] { return fs::exists(d.records() / "1.1.args"); }));
+  start_with_first_job_blocked(d);
   d.drop("doomed.txt", "2");
-  fs::path spooled;
-  REQUIRE(d.wait_until([&] {
-    for (const auto& entry : fs::recursive_directory_iterator(d.inbox() / ".inboxd")) {
-      if (entry.path().filename() == "doomed.txt") spooled = entry.path();
-    }
-    return !spooled.empty();
-  }));
-  fs::remove(spooled);
+  remove_spooled(d, "doomed.txt", 1);
   d.unblock_handlers();
   REQUIRE(d.wait_until([&] { return d.log().find("file missing from the spool") != std::string::npos; }));
   // A job's state may show a moment before its file lands.
@@ -206,22 +219,10 @@ TEST_CASE("a queued job whose spooled file was removed fails with the reason",
 TEST_CASE("every queued job whose spooled file was removed fails, however many there are",
           "[crash][recovery]") {
   DaemonFixture d;
-  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
-  d.block_handlers();
-  d.start();
-  d.drop("first.txt", "1");
-  REQUIRE(d.wait_until([&] { return fs::exists(d.records() / "1.1.args"); }));
+  start_with_first_job_blocked(d);
   constexpr int kRemoved = 300;
   for (int i = 0; i < kRemoved; ++i) d.drop("gone-" + std::to_string(i) + ".txt", "x");
-  std::vector<fs::path> spooled;
-  REQUIRE(d.wait_until([&] {
-    spooled.clear();
-    for (const auto& entry : fs::recursive_directory_iterator(d.inbox() / ".inboxd")) {
-      if (entry.path().filename().string().starts_with("gone-")) spooled.push_back(entry.path());
-    }
-    return spooled.size() == kRemoved;
-  }));
-  for (const auto& file : spooled) fs::remove(file);
+  remove_spooled(d, "gone-", kRemoved);
   d.unblock_handlers();
   REQUIRE(d.wait_until([&] {
     return job_states(d.root() / "state" / "queue.db") ==
