@@ -586,40 +586,55 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
                  quote(move->error));
     }
   }
-  bool finished = recorded_first ? confirm_claims(results) : record_claims(claims, results);
-  settling_ = false;
+  std::vector<ClaimedFile> claimed;
   for (std::size_t i = 0; i < claims.size(); ++i) {
     // A spool folder that exists already (see move_one) is no reason to
     // give up on the file: its next claim gets a new id.
     if (i < moves.results.size() && moves.results[i].error_code == EEXIST) continue;
     settle_.forget(claims[i].rel);
-    if (!results[i].spool_path || !finished) continue;
-    ++services_.stats.claimed;
-    ++metrics_.claimed;
-    log_->info("job claimed id={} inbox={} file={} size={}", ids[i], config_.name,
-               quote(claims[i].rel), claims[i].size);
-    queue::Job claimed;
-    claimed.id = ids[i];
-    claimed.inbox = config_.name;
-    claimed.name = claims[i].name;
-    claimed.rel = claims[i].rel;
-    claimed.size = claims[i].size;
-    claimed.path = results[i].spool_path;
-    publish_job(claimed, queue::JobState::kQueued, 0);
-    if (const auto& swapped = moves.results[i].replaced_by; !swapped.empty()) {
-      log_->warn("file replaced before its claim id={} inbox={} file={} now={}", claimed.id,
-                 config_.name, quote(claimed.rel), swapped);
-      finish_job(claimed, nullptr, queue::JobState::kFailed,
-                 "replaced by " + swapped + " after it was examined; not handed to a handler");
-      continue;
-    }
-    if (config_.max_file_size > 0 &&
-        static_cast<std::uint64_t>(claimed.size) > config_.max_file_size) {
-      fail_too_large(claimed);
-    }
+    if (!results[i].spool_path) continue;
+    queue::Job job;
+    job.id = ids[i];
+    job.inbox = config_.name;
+    job.name = claims[i].name;
+    job.rel = claims[i].rel;
+    job.size = claims[i].size;
+    job.path = results[i].spool_path;
+    claimed.push_back({std::move(job), moves.results[i].replaced_by});
+  }
+  settling_ = false;
+  auto announce = [this, claimed = std::move(claimed)] { on_claims_recorded(claimed); };
+  if (recorded_first) {
+    confirm_claims(results, announce);
+  } else {
+    record_claims(claims, results, announce);
   }
   arm_settle_timer();
   pump();
+}
+
+// What follows a claim once its write is in the queue, also when a failing
+// state disk delayed that write: the claim is counted, logged and
+// announced, and a file replaced before its rename or over max_file_size
+// fails at once, never reaching a handler.
+void Inbox::on_claims_recorded(const std::vector<ClaimedFile>& claimed) {
+  for (const auto& [job, replaced_by] : claimed) {
+    ++services_.stats.claimed;
+    ++metrics_.claimed;
+    log_->info("job claimed id={} inbox={} file={} size={}", job.id, config_.name, quote(job.rel),
+               job.size);
+    publish_job(job, queue::JobState::kQueued, 0);
+    if (!replaced_by.empty()) {
+      log_->warn("file replaced before its claim id={} inbox={} file={} now={}", job.id,
+                 config_.name, quote(job.rel), replaced_by);
+      finish_job(job, nullptr, queue::JobState::kFailed,
+                 "replaced by " + replaced_by + " after it was examined; not handed to a handler");
+      continue;
+    }
+    if (config_.max_file_size > 0 && static_cast<std::uint64_t>(job.size) > config_.max_file_size) {
+      fail_too_large(job);
+    }
+  }
 }
 
 void Inbox::fail_too_large(const queue::Job& job) {
@@ -682,12 +697,19 @@ void Inbox::on_survey(const std::vector<std::int64_t>& ids, const std::vector<fs
 
 // Step 3 of a claim. Until it is written the renamed files are `claiming`
 // jobs: never runnable, and found again by recover_claims after a crash;
-// on a failing state disk it is written again later.
-bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results) {
+// on a failing state disk it is written again later, and `then` runs once
+// it is written.
+bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
+                           const std::function<void()>& then) {
   auto finished = services_.store->finish_claims(results, wall_now_ms());
-  if (finished) return true;
-  state_write_failed(finished.error(), [this, results = std::move(results)] {
-    return services_.store->finish_claims(results, wall_now_ms());
+  if (finished) {
+    if (then) then();
+    return true;
+  }
+  state_write_failed(finished.error(), [this, results = std::move(results), then] {
+    auto again = services_.store->finish_claims(results, wall_now_ms());
+    if (again && then) then();
+    return again;
   });
   return false;
 }
@@ -695,18 +717,24 @@ bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results) 
 // The last step of a claim whose files were renamed first: the renamed ones
 // become `queued` jobs. Until then they are spool folders without a job,
 // which a restart would adopt; on a failing state disk the write is made
-// again later.
+// again later, and `then` runs once it is made.
 bool Inbox::record_claims(const std::vector<queue::NewClaim>& claims,
-                          const std::vector<queue::QueueStore::ClaimResult>& results) {
+                          const std::vector<queue::QueueStore::ClaimResult>& results,
+                          const std::function<void()>& then) {
   std::vector<queue::QueueStore::SpooledClaim> renamed;
   for (std::size_t i = 0; i < claims.size() && i < results.size(); ++i) {
     if (results[i].spool_path) renamed.push_back({results[i].job_id, claims[i], *results[i].spool_path});
   }
   if (renamed.empty()) return true;
   auto recorded = services_.store->record_claims(renamed, wall_now_ms());
-  if (recorded) return true;
-  state_write_failed(recorded.error(), [this, renamed = std::move(renamed)] {
-    return services_.store->record_claims(renamed, wall_now_ms());
+  if (recorded) {
+    if (then) then();
+    return true;
+  }
+  state_write_failed(recorded.error(), [this, renamed = std::move(renamed), then] {
+    auto again = services_.store->record_claims(renamed, wall_now_ms());
+    if (again && then) then();
+    return again;
   });
   return false;
 }

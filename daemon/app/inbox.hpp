@@ -200,9 +200,18 @@ class Inbox {
   void on_survey(const std::vector<std::int64_t>& ids, const std::vector<std::filesystem::path>& pending,
                  const SpoolSurvey& survey);
   void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
-  bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results);
+  // A claimed file and what its claim found: the name of the file that
+  // replaced it between examination and rename (empty if none).
+  struct ClaimedFile {
+    queue::Job job;
+    std::string replaced_by;
+  };
+  void on_claims_recorded(const std::vector<ClaimedFile>& claimed);
+  bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
+                      const std::function<void()>& then = {});
   bool record_claims(const std::vector<queue::NewClaim>& claims,
-                     const std::vector<queue::QueueStore::ClaimResult>& results);
+                     const std::vector<queue::QueueStore::ClaimResult>& results,
+                     const std::function<void()>& then = {});
   void fail_too_large(const queue::Job& job);
 
   // Running.

@@ -297,3 +297,32 @@ TEST_CASE("a full state disk pauses claiming without losing anything, and work r
   CHECK(states == std::map<std::string, int>{{"done", kFiles}});
   CHECK(d.files_in(d.inbox()).empty());
 }
+
+TEST_CASE("files claimed while the state disk is full still fail as too large, never reaching a "
+          "handler",
+          "[crash][disk]") {
+  if (::geteuid() != 0) {
+    WARN("skipped: mounting a small tmpfs for the state directory needs root");
+    return;
+  }
+  DaemonFixture d;
+  SmallDisk disk(d.root() / "state", "16m");
+  REQUIRE(disk.mounted());
+  d.configure({count_handler()}, "settle: 0\nmax_file_size: 1KiB");
+  d.start();
+  auto filler = disk.fill();
+  constexpr int kFiles = 20;
+  for (int i = 0; i < kFiles; ++i) d.drop(name_of_file(i), std::string(2048, 'x'));
+  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  fs::remove(filler);
+  REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2 * kFiles; }, 60s));
+  CHECK(d.stop() == 0);
+  CHECK(d.handler_runs().empty());
+  CHECK(job_states(d.root() / "state" / "queue.db") == std::map<std::string, int>{{"failed", kFiles}});
+  auto log = d.log();
+  std::size_t claimed = 0;
+  for (auto at = log.find("job claimed"); at != std::string::npos; at = log.find("job claimed", at + 1)) {
+    ++claimed;
+  }
+  CHECK(claimed == kFiles);
+}
