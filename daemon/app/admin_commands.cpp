@@ -95,7 +95,7 @@ void Application::retry(std::int64_t id) {
     throw AdminError(ErrorCode::kConflict,
                      fmt::format("job {} belongs to inbox {} which is not configured", id, found.inbox));
   }
-  if (auto ok = inbox->requeue(found); !ok) throw AdminError(ErrorCode::kInternal, ok.error().message);
+  if (auto ok = inbox->requeue(found); !ok) throw AdminError(ErrorCode::kConflict, ok.error().message);
 }
 
 std::vector<std::int64_t> Application::retry_all(queue::JobState state,

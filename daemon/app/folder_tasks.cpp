@@ -252,6 +252,10 @@ PlaceResult place_outcome(const PlaceRequest& request) {
 
 TakeBack take_back(const fs::path& from, const fs::path& target) {
   TakeBack result;
+  if (from == target) {  // never placed (a failed move): it is in the spool already
+    result.ok = true;
+    return result;
+  }
   ::mkdir(target.parent_path().c_str(), 0700);
   if (auto moved = move_no_replace(from, target); !moved) {
     ::rmdir(target.parent_path().c_str());

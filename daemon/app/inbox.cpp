@@ -1310,6 +1310,7 @@ void Inbox::kick() {
 // Moves a terminal job's file out of the spool once its outcome is on disk,
 // so that no power loss can leave the job unfinished with its file gone.
 void Inbox::place_file(const queue::Job& job) {
+  placing_.insert(job.id);
   ++committing_;
   services_.commit->after_durable([this, life = std::weak_ptr(life_), job](
                                       const std::optional<Error>& error) {
@@ -1363,6 +1364,7 @@ void Inbox::post_placement(const queue::Job& job) {
 }
 
 void Inbox::on_placed(std::int64_t job_id, const fs::path& from, const PlaceResult& placed) {
+  placing_.erase(job_id);
   if (placed.error) {
     log_->error("cannot place file id={} inbox={} error={}", job_id, config_.name,
                 quote(*placed.error));
@@ -1389,8 +1391,14 @@ void Inbox::cancel_waiting(const queue::Job& job) {
   finish_job(job, nullptr, queue::JobState::kCanceled, "canceled by an administrator");
 }
 
+// A job whose file is still on its way to the failed folder is refused:
+// taking it back then would race with the move.
 Result<void> Inbox::requeue(const queue::Job& job) {
   if (!job.path) return fail("the file of job " + std::to_string(job.id) + " no longer exists");
+  if (placing_.contains(job.id)) {
+    return fail("the file of job " + std::to_string(job.id) +
+                " is still being moved to its folder; try again in a moment");
+  }
   if (!taking_back_.insert(job.id).second) {
     return fail("job " + std::to_string(job.id) + " is being retried already");
   }

@@ -122,7 +122,8 @@ class Inbox {
   void cancel_waiting(const queue::Job& job);
   // Admin retry: takes a failed or canceled job's file back into the spool
   // (removing its report) and queues it with a fresh attempt budget. The
-  // move runs on the folder thread; an error here means it was not begun.
+  // move runs on the folder thread; an error here means it was not begun
+  // (the file is gone, already being taken back, or still being placed).
   Result<void> requeue(const queue::Job& job);
 
   // Writes again, in order, the outcomes that could not be recorded while
@@ -309,6 +310,7 @@ class Inbox {
   int committing_ = 0;                  // placements waiting for their outcome's sync
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox
   std::set<std::int64_t> taking_back_;  // admin retry moving the file back
+  std::set<std::int64_t> placing_;      // terminal jobs whose file is not placed yet
   std::optional<FolderWorker::Busy> stuck_;  // a folder call that has not returned
   UvHandle<uv_timer_t> health_timer_;   // looks for a stuck call while work is pending
   FolderWorker worker_;                 // last: destroyed first, so no `done` outlives the rest

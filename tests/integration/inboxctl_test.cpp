@@ -288,6 +288,33 @@ TEST_CASE("inboxctl retry runs a failed job again and it can succeed", "") {
   CHECK(d.files_in(d.failed()).empty());
 }
 
+// The retry comes as soon as the job shows failed, sometimes before its
+// file has landed in the failed folder: it is either refused with conflict
+// or runs the job again, never answered ok and then dropped.
+TEST_CASE("inboxctl retry right after a failure either runs the job again or answers conflict",
+          "") {
+  DaemonFixture d;
+  auto marker = (d.records() / "ok").string();
+  d.configure({"/bin/sh", "-c", "test -e " + marker}, "settle: 0\nretries: 0\nerror_threshold: off");
+  d.start();
+  constexpr int kJobs = 8;
+  for (int id = 1; id <= kJobs; ++id) {
+    fs::remove(marker);
+    d.drop("f" + std::to_string(id) + ".pdf", "x");
+    REQUIRE(wait_for_state(d, id, "failed"));
+    std::ofstream(marker) << "";
+    auto run = ctl(d, {"retry", std::to_string(id)});
+    INFO("job " << id << ": " << run.out << run.err);
+    if (run.exit_code == 0) {
+      CHECK(wait_for_state(d, id, "done"));
+    } else {
+      CHECK(run.exit_code == 1);
+      CHECK(contains(run.err, "conflict"));
+      CHECK(d.wait_until([&] { return fs::exists(d.failed() / ("f" + std::to_string(id) + ".pdf")); }));
+    }
+  }
+}
+
 TEST_CASE("inboxctl retry of a job that is done exits 1 with conflict", "") {
   DaemonFixture d;
   d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
