@@ -593,14 +593,8 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
     if (i < moves.results.size() && moves.results[i].error_code == EEXIST) continue;
     settle_.forget(claims[i].rel);
     if (!results[i].spool_path) continue;
-    queue::Job job;
-    job.id = ids[i];
-    job.inbox = config_.name;
-    job.name = claims[i].name;
-    job.rel = claims[i].rel;
-    job.size = claims[i].size;
-    job.path = results[i].spool_path;
-    claimed.push_back({std::move(job), moves.results[i].replaced_by});
+    claimed.push_back(claimed_file(ids[i], claims[i], *results[i].spool_path));
+    claimed.back().replaced_by = moves.results[i].replaced_by;
   }
   settling_ = false;
   auto announce = [this, claimed = std::move(claimed)] { on_claims_recorded(claimed); };
@@ -611,6 +605,18 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
   }
   arm_settle_timer();
   pump();
+}
+
+Inbox::ClaimedFile Inbox::claimed_file(std::int64_t id, const queue::NewClaim& claim,
+                                       std::string spool_path) const {
+  queue::Job job;
+  job.id = id;
+  job.inbox = config_.name;
+  job.name = claim.name;
+  job.rel = claim.rel;
+  job.size = claim.size;
+  job.path = std::move(spool_path);
+  return {std::move(job), {}};
 }
 
 // What follows a claim once its write is in the queue, also when a failing
@@ -646,30 +652,36 @@ void Inbox::fail_too_large(const queue::Job& job) {
 // before it are moved on, and spooled files without a job are adopted. The
 // spool is read on the folder thread; the queue is updated here.
 void Inbox::recover_claims() {
-  std::vector<fs::path> pending;  // spool paths of `claiming` jobs, by job id
-  std::vector<std::int64_t> ids;
-  if (auto claiming = services_.store->pending_claims()) {
-    for (const auto& job : *claiming) {
+  std::vector<fs::path> pending;  // spool paths of `claiming` jobs, in order
+  std::vector<queue::Job> claiming;
+  if (auto found = services_.store->pending_claims()) {
+    for (auto& job : *found) {
       if (job.inbox != config_.name) continue;
-      ids.push_back(job.id);
       pending.push_back(spool_path(job.id, job.name));
+      claiming.push_back(std::move(job));
     }
   }
   post<SpoolSurvey>("read spool " + spool_dir().string(),
                     [spool = spool_dir(), pending] { return survey_spool(spool, pending); },
-                    [this, ids, pending](const SpoolSurvey& survey) { on_survey(ids, pending, survey); });
+                    [this, claiming, pending](const SpoolSurvey& survey) { on_survey(claiming, pending, survey); });
 }
 
-void Inbox::on_survey(const std::vector<std::int64_t>& ids, const std::vector<fs::path>& pending,
+void Inbox::on_survey(const std::vector<queue::Job>& claiming, const std::vector<fs::path>& pending,
                       const SpoolSurvey& survey) {
   std::vector<queue::QueueStore::ClaimResult> results;
-  for (std::size_t i = 0; i < ids.size() && i < survey.pending_present.size(); ++i) {
-    results.push_back({ids[i], survey.pending_present[i] ? std::optional(pending[i].string())
-                                                         : std::nullopt});
+  std::vector<ClaimedFile> recovered;
+  for (std::size_t i = 0; i < claiming.size() && i < survey.pending_present.size(); ++i) {
+    const auto& job = claiming[i];
+    if (!survey.pending_present[i]) {
+      results.push_back({job.id, std::nullopt});
+      continue;
+    }
+    results.push_back({job.id, pending[i].string()});
+    recovered.push_back(claimed_file(job.id, {config_.name, job.name, job.rel, job.size}, pending[i].string()));
   }
   if (!results.empty()) {
     log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());
-    confirm_claims(results);
+    confirm_claims(results, [this, recovered = std::move(recovered)] { on_claims_recorded(recovered); });
   }
   // Only on a local disk: a share may lack RENAME_NOREPLACE, which keeps a
   // reused folder from landing on an existing one.
@@ -756,6 +768,7 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
       if (services_.store->record_claims({&found, 1}, wall_now_ms())) {
         log_->warn("spooled file without a job adopted id={} inbox={} file={}", folder.id,
                    config_.name, quote(found.spool_path));
+        on_claims_recorded({claimed_file(found.id, found.claim, found.spool_path)});
         continue;
       }
     }
@@ -784,12 +797,18 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
                    },
                    [this, claims, ids = *ids](const ClaimMoves& moved) {
                      std::vector<queue::QueueStore::ClaimResult> results;
+                     std::vector<ClaimedFile> adopted;
                      for (std::size_t i = 0; i < claims.size(); ++i) {
                        bool ok = i < moved.results.size() && moved.results[i].moved;
-                       results.push_back({ids[i], ok ? std::optional(spool_path(ids[i], claims[i].name).string())
-                                                     : std::nullopt});
+                       if (!ok) {
+                         results.push_back({ids[i], std::nullopt});
+                         continue;
+                       }
+                       auto path = spool_path(ids[i], claims[i].name).string();
+                       results.push_back({ids[i], path});
+                       adopted.push_back(claimed_file(ids[i], claims[i], path));
                      }
-                     confirm_claims(results);
+                     confirm_claims(results, [this, adopted = std::move(adopted)] { on_claims_recorded(adopted); });
                      pump();
                    });
 }

@@ -198,7 +198,7 @@ class Inbox {
   std::filesystem::path spool_dir() const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
   void recover_claims();
-  void on_survey(const std::vector<std::int64_t>& ids, const std::vector<std::filesystem::path>& pending,
+  void on_survey(const std::vector<queue::Job>& claiming, const std::vector<std::filesystem::path>& pending,
                  const SpoolSurvey& survey);
   void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
   // A claimed file and what its claim found: the name of the file that
@@ -207,6 +207,7 @@ class Inbox {
     queue::Job job;
     std::string replaced_by;
   };
+  ClaimedFile claimed_file(std::int64_t id, const queue::NewClaim& claim, std::string spool_path) const;
   void on_claims_recorded(const std::vector<ClaimedFile>& claimed);
   bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
                       const std::function<void()>& then = {});

@@ -54,6 +54,24 @@ std::map<std::string, int> job_states(const fs::path& db_file, std::string* inte
   return states;
 }
 
+// Starts and stops the daemon once, so that it makes its spool, leaves a
+// file there in folder 9999 as if a power loss took its job's row, and
+// starts the daemon again. Returns the spool.
+fs::path start_with_orphan(DaemonFixture& d, const std::string& name, const std::string& content) {
+  d.start();
+  REQUIRE(d.wait_until([&] { return fs::exists(d.inbox() / ".inboxd"); }));
+  REQUIRE(d.stop() == 0);
+  fs::path spool;
+  for (const auto& instance : fs::directory_iterator(d.inbox() / ".inboxd")) {
+    spool = instance.path() / "spool";
+  }
+  REQUIRE(!spool.empty());
+  fs::create_directories(spool / "9999");
+  std::ofstream(spool / "9999" / name) << content;
+  d.start();
+  return spool;
+}
+
 // A one-slot inbox whose first job (first.txt) runs and blocks, so that
 // files dropped next stay queued.
 void start_with_first_job_blocked(DaemonFixture& d) {
@@ -159,6 +177,17 @@ TEST_CASE("a handler that kills the daemon ends failed and the daemon stays heal
   CHECK(d.stop() == 0);
 }
 
+TEST_CASE("an adopted spooled file over max_file_size fails as too large, never reaching a handler",
+          "[crash][recovery]") {
+  DaemonFixture d;
+  d.configure({count_handler()}, "settle: 0\nmax_file_size: 1KiB");
+  start_with_orphan(d, "big.pdf", std::string(2048, 'x'));
+  REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2; }));
+  CHECK(d.stop() == 0);
+  CHECK(d.handler_runs().empty());
+  CHECK(DaemonFixture::read_file(d.failed() / "big.pdf.error.txt").find("too large") != std::string::npos);
+}
+
 TEST_CASE("a corrupt database is refused with exit 73 and left as it was", "[crash][startup]") {
   DaemonFixture d;
   d.configure({count_handler()}, "settle: 0");
@@ -182,17 +211,7 @@ TEST_CASE("a spooled file without a job gets one, and a job whose file vanished 
           "[crash][recovery]") {
   DaemonFixture d;
   d.configure({count_handler()}, "settle: 0\nconcurrency: 1");
-  d.start();
-  REQUIRE(d.wait_until([&] { return fs::exists(d.inbox() / ".inboxd"); }));
-  REQUIRE(d.stop() == 0);
-  fs::path spool;
-  for (const auto& instance : fs::directory_iterator(d.inbox() / ".inboxd")) {
-    spool = instance.path() / "spool";
-  }
-  REQUIRE(!spool.empty());
-  fs::create_directories(spool / "9999");
-  std::ofstream(spool / "9999" / "orphan.pdf") << "left behind";
-  d.start();
+  auto spool = start_with_orphan(d, "orphan.pdf", "left behind");
   REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"orphan.pdf"}; }));
   CHECK(DaemonFixture::read_file(d.done() / "orphan.pdf") == "left behind");
   CHECK_FALSE(fs::exists(spool / "9999"));
