@@ -668,20 +668,18 @@ void Inbox::recover_claims() {
 
 void Inbox::on_survey(const std::vector<queue::Job>& claiming, const std::vector<fs::path>& pending,
                       const SpoolSurvey& survey) {
-  std::vector<queue::QueueStore::ClaimResult> results;
-  std::vector<ClaimedFile> recovered;
+  std::vector<std::int64_t> ids;
+  std::vector<queue::NewClaim> claims;
+  std::vector<std::optional<std::string>> spooled;
   for (std::size_t i = 0; i < claiming.size() && i < survey.pending_present.size(); ++i) {
     const auto& job = claiming[i];
-    if (!survey.pending_present[i]) {
-      results.push_back({job.id, std::nullopt});
-      continue;
-    }
-    results.push_back({job.id, pending[i].string()});
-    recovered.push_back(claimed_file(job.id, {config_.name, job.name, job.rel, job.size}, pending[i].string()));
+    ids.push_back(job.id);
+    claims.push_back({config_.name, job.name, job.rel, job.size});
+    spooled.push_back(survey.pending_present[i] ? std::optional(pending[i].string()) : std::nullopt);
   }
-  if (!results.empty()) {
-    log_->info("recovered interrupted claims inbox={} count={}", config_.name, results.size());
-    confirm_claims(results, [this, recovered = std::move(recovered)] { on_claims_recorded(recovered); });
+  if (!ids.empty()) {
+    log_->info("recovered interrupted claims inbox={} count={}", config_.name, ids.size());
+    confirm_spooled(ids, claims, spooled);
   }
   // Only on a local disk: a share may lack RENAME_NOREPLACE, which keeps a
   // reused folder from landing on an existing one.
@@ -707,48 +705,58 @@ void Inbox::on_survey(const std::vector<queue::Job>& claiming, const std::vector
   pump();
 }
 
-// Step 3 of a claim. Until it is written the renamed files are `claiming`
-// jobs: never runnable, and found again by recover_claims after a crash;
-// on a failing state disk it is written again later, and `then` runs once
-// it is written.
-bool Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
-                           const std::function<void()>& then) {
-  auto finished = services_.store->finish_claims(results, wall_now_ms());
-  if (finished) {
-    if (then) then();
-    return true;
+// Makes a claim's write and runs `then` once it is made: now, or when a
+// failing state disk lets it be made again (in order, with the rest).
+void Inbox::write_claims(std::function<Result<void>()> write, std::function<void()> then) {
+  auto made = write();
+  if (made) {
+    then();
+    return;
   }
-  state_write_failed(finished.error(), [this, results = std::move(results), then] {
-    auto again = services_.store->finish_claims(results, wall_now_ms());
-    if (again && then) then();
+  state_write_failed(made.error(), [write = std::move(write), then = std::move(then)] {
+    auto again = write();
+    if (again) then();
     return again;
   });
-  return false;
+}
+
+// Step 3 of a claim. Until it is written the renamed files are `claiming`
+// jobs: never runnable, and found again by recover_claims after a crash.
+void Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
+                           std::function<void()> then) {
+  write_claims([this, results = std::move(results)] {
+    return services_.store->finish_claims(results, wall_now_ms());
+  }, std::move(then));
+}
+
+// Step 3 for claims recorded first whose renames are known: `spooled[i]` is
+// where claim i's file now is in the spool, nullopt if it did not get there.
+void Inbox::confirm_spooled(const std::vector<std::int64_t>& ids,
+                            const std::vector<queue::NewClaim>& claims,
+                            const std::vector<std::optional<std::string>>& spooled) {
+  std::vector<queue::QueueStore::ClaimResult> results;
+  std::vector<ClaimedFile> claimed;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    results.push_back({ids[i], spooled[i]});
+    if (spooled[i]) claimed.push_back(claimed_file(ids[i], claims[i], *spooled[i]));
+  }
+  confirm_claims(std::move(results), [this, claimed = std::move(claimed)] { on_claims_recorded(claimed); });
 }
 
 // The last step of a claim whose files were renamed first: the renamed ones
 // become `queued` jobs. Until then they are spool folders without a job,
-// which a restart would adopt; on a failing state disk the write is made
-// again later, and `then` runs once it is made.
-bool Inbox::record_claims(const std::vector<queue::NewClaim>& claims,
+// which a restart would adopt.
+void Inbox::record_claims(const std::vector<queue::NewClaim>& claims,
                           const std::vector<queue::QueueStore::ClaimResult>& results,
-                          const std::function<void()>& then) {
+                          std::function<void()> then) {
   std::vector<queue::QueueStore::SpooledClaim> renamed;
   for (std::size_t i = 0; i < claims.size() && i < results.size(); ++i) {
     if (results[i].spool_path) renamed.push_back({results[i].job_id, claims[i], *results[i].spool_path});
   }
-  if (renamed.empty()) return true;
-  auto recorded = services_.store->record_claims(renamed, wall_now_ms());
-  if (recorded) {
-    if (then) then();
-    return true;
-  }
-  state_write_failed(recorded.error(), [this, renamed = std::move(renamed), then] {
-    auto again = services_.store->record_claims(renamed, wall_now_ms());
-    if (again && then) then();
-    return again;
-  });
-  return false;
+  if (renamed.empty()) return;
+  write_claims([this, renamed = std::move(renamed)] {
+    return services_.store->record_claims(renamed, wall_now_ms());
+  }, std::move(then));
 }
 
 // Files in a spool folder that no job owns (a power loss took the claim's
@@ -796,19 +804,13 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
                      return move_into_spool(inbox, spool, moves, emptied);
                    },
                    [this, claims, ids = *ids](const ClaimMoves& moved) {
-                     std::vector<queue::QueueStore::ClaimResult> results;
-                     std::vector<ClaimedFile> adopted;
+                     std::vector<std::optional<std::string>> spooled;
                      for (std::size_t i = 0; i < claims.size(); ++i) {
                        bool ok = i < moved.results.size() && moved.results[i].moved;
-                       if (!ok) {
-                         results.push_back({ids[i], std::nullopt});
-                         continue;
-                       }
-                       auto path = spool_path(ids[i], claims[i].name).string();
-                       results.push_back({ids[i], path});
-                       adopted.push_back(claimed_file(ids[i], claims[i], path));
+                       spooled.push_back(ok ? std::optional(spool_path(ids[i], claims[i].name).string())
+                                            : std::nullopt);
                      }
-                     confirm_claims(results, [this, adopted = std::move(adopted)] { on_claims_recorded(adopted); });
+                     confirm_spooled(ids, claims, spooled);
                      pump();
                    });
 }

@@ -209,11 +209,13 @@ class Inbox {
   };
   ClaimedFile claimed_file(std::int64_t id, const queue::NewClaim& claim, std::string spool_path) const;
   void on_claims_recorded(const std::vector<ClaimedFile>& claimed);
-  bool confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
-                      const std::function<void()>& then = {});
-  bool record_claims(const std::vector<queue::NewClaim>& claims,
+  void write_claims(std::function<Result<void>()> write, std::function<void()> then);
+  void confirm_claims(std::vector<queue::QueueStore::ClaimResult> results, std::function<void()> then);
+  void confirm_spooled(const std::vector<std::int64_t>& ids, const std::vector<queue::NewClaim>& claims,
+                       const std::vector<std::optional<std::string>>& spooled);
+  void record_claims(const std::vector<queue::NewClaim>& claims,
                      const std::vector<queue::QueueStore::ClaimResult>& results,
-                     const std::function<void()>& then = {});
+                     std::function<void()> then);
   void fail_too_large(const queue::Job& job);
 
   // Running.

@@ -553,10 +553,14 @@ Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
 
 // --- Claims -------------------------------------------------------------------
 
+// The database is read once, at the first reservation; after that every
+// new row comes through this store, which keeps next_id_ past them all.
 Result<std::vector<std::int64_t>> QueueStore::reserve_ids(std::size_t count) {
-  auto last = select_int(db_, sql::kLastJobId, [](sqlite::Statement&) {});
-  if (!last) return fail(with_context("reserve_ids", last.error()));
-  next_id_ = std::max(next_id_, last->value_or(0) + 1);
+  if (next_id_ == 0) {
+    auto last = select_int(db_, sql::kLastJobId, [](sqlite::Statement&) {});
+    if (!last) return fail(with_context("reserve_ids", last.error()));
+    next_id_ = last->value_or(0) + 1;
+  }
   std::vector<std::int64_t> ids(count);
   for (auto& id : ids) id = next_id_++;
   return ids;
@@ -591,7 +595,7 @@ Result<void> QueueStore::finish_claims(std::span<const ClaimResult> results, Epo
 }
 
 Result<void> QueueStore::record_claims(std::span<const SpooledClaim> claims, EpochMs now) {
-  return without_fsync("record_claims", [&] {
+  auto recorded = without_fsync("record_claims", [&] {
     return atomically({"record_claims"}, [&]() -> Result<void> {
       CountDeltas queued;
       for (const SpooledClaim& spooled : claims) {
@@ -603,6 +607,12 @@ Result<void> QueueStore::record_claims(std::span<const SpooledClaim> claims, Epo
       return queued.flush(db_, JobState::kQueued);
     });
   });
+  // An adopted folder may name an id the database had lost (a power loss
+  // took its row, and the sequence with it): later reservations go past it.
+  if (recorded && next_id_ != 0) {
+    for (const SpooledClaim& spooled : claims) next_id_ = std::max(next_id_, spooled.id + 1);
+  }
+  return recorded;
 }
 
 Result<std::vector<Job>> QueueStore::pending_claims() {

@@ -283,7 +283,7 @@ class QueueStore {
   Durability durability_;
   std::function<void()> on_commit_;
   int batch_depth_ = 0;
-  std::int64_t next_id_ = 1;  // the next id reserve_ids may hand out
+  std::int64_t next_id_ = 0;  // the next id reserve_ids may hand out; 0 until it read the database
 };
 
 }  // namespace inboxd::queue

@@ -281,24 +281,38 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
+// Mounting a small tmpfs for the state directory needs root; elsewhere the
+// test says it is skipped.
+bool can_mount_state_disk() {
+  if (::geteuid() == 0) return true;
+  WARN("skipped: mounting a small tmpfs for the state directory needs root");
+  return false;
+}
+
+// Starts the daemon with its state on `disk`, fills the disk, and drops
+// `files` files of `size` bytes until the daemon says it cannot write.
+// Returns the filler, whose removal gives the room back.
+fs::path drop_onto_full_state_disk(DaemonFixture& d, SmallDisk& disk, const std::string& extra,
+                                   int files, std::size_t size) {
+  REQUIRE(disk.mounted());
+  d.configure({count_handler()}, extra);
+  d.start();
+  auto filler = disk.fill();
+  for (int i = 0; i < files; ++i) d.drop(name_of_file(i), std::string(size, 'x'));
+  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  return filler;
+}
+
 }  // namespace
 
 TEST_CASE("a full state disk pauses claiming without losing anything, and work resumes when "
           "space returns",
           "[crash][disk]") {
-  if (::geteuid() != 0) {
-    WARN("skipped: mounting a small tmpfs for the state directory needs root");
-    return;
-  }
+  if (!can_mount_state_disk()) return;
   DaemonFixture d;
   SmallDisk disk(d.root() / "state", "16m");
-  REQUIRE(disk.mounted());
-  d.configure({count_handler()}, "settle: 0\nconcurrency: 2");
-  d.start();
-  auto filler = disk.fill();
   constexpr int kFiles = 300;
-  for (int i = 0; i < kFiles; ++i) d.drop(name_of_file(i), std::string(100, 'x'));
-  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  auto filler = drop_onto_full_state_disk(d, disk, "settle: 0\nconcurrency: 2", kFiles, 100);
   std::this_thread::sleep_for(1s);  // a crash-looping daemon would be gone by now
   REQUIRE_FALSE(d.exited().has_value());
   auto done_while_full = d.files_in(d.done()).size();
@@ -320,19 +334,11 @@ TEST_CASE("a full state disk pauses claiming without losing anything, and work r
 TEST_CASE("files claimed while the state disk is full still fail as too large, never reaching a "
           "handler",
           "[crash][disk]") {
-  if (::geteuid() != 0) {
-    WARN("skipped: mounting a small tmpfs for the state directory needs root");
-    return;
-  }
+  if (!can_mount_state_disk()) return;
   DaemonFixture d;
   SmallDisk disk(d.root() / "state", "16m");
-  REQUIRE(disk.mounted());
-  d.configure({count_handler()}, "settle: 0\nmax_file_size: 1KiB");
-  d.start();
-  auto filler = disk.fill();
   constexpr int kFiles = 20;
-  for (int i = 0; i < kFiles; ++i) d.drop(name_of_file(i), std::string(2048, 'x'));
-  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  auto filler = drop_onto_full_state_disk(d, disk, "settle: 0\nmax_file_size: 1KiB", kFiles, 2048);
   fs::remove(filler);
   REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2 * kFiles; }, 60s));
   CHECK(d.stop() == 0);
