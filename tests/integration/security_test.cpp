@@ -5,16 +5,13 @@
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -23,9 +20,11 @@
 #include <thread>
 
 #include "common/unique_fd.hpp"
+#include "tests/integration/admin_client.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
 using inboxd::UniqueFd;
+using inboxd::testing::AdminClient;
 using inboxd::testing::DaemonFixture;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -98,60 +97,6 @@ struct Secret {
   }
   fs::path path;
   fs::file_time_type mtime;
-};
-
-// One connection to the daemon's admin socket. Reads and writes give up
-// after 10 s, so a daemon that stopped answering fails the test, not hangs it.
-// No Catch2 macros here: the flood test uses it from a second thread.
-class AdminClient {
- public:
-  explicit AdminClient(const DaemonFixture& d)
-      : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    const std::string path = (d.root() / "state/inboxd.sock").string();
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    timeval limit{10, 0};
-    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  bool connected() const { return connected_; }
-
-  // Writes every byte, or stops once the daemon closed its end (it stops
-  // reading an oversized request).
-  void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-  // The next line, without its newline; nullopt at the end of the stream.
-  std::optional<std::string> read_line() {
-    for (;;) {
-      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        std::string line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return line;
-      }
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-  std::optional<json> ask(const std::string& request) {
-    send(request + "\n");
-    auto line = read_line();
-    if (!line) return std::nullopt;
-    return json::parse(*line, nullptr, false);
-  }
-
- private:
-  UniqueFd fd_;
-  bool connected_ = false;
-  std::string buffer_;
 };
 
 json ask(const DaemonFixture& d, const std::string& request) {
