@@ -3,9 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +25,7 @@
 #include "common/uv_handle.hpp"
 #include "daemon/runner/output_tail.hpp"
 #include "daemon/runner/proc_stat.hpp"
+#include "daemon/runner/spawn.hpp"
 
 namespace inboxd::runner {
 namespace {
@@ -87,24 +86,6 @@ const Result<void>& pidfd_support() {
   return support;
 }
 
-// posix_spawn reports a failed chdir in the child like a failed exec; say which.
-Error spawn_error(const HandlerSpec& spec, int err) {
-  const auto& program = spec.argv.front();
-  if (!spec.cwd.empty()) {
-    struct stat st {};
-    int cwd_error = 0;
-    if (::stat(spec.cwd.c_str(), &st) != 0) {
-      cwd_error = errno;
-    } else if (!S_ISDIR(st.st_mode)) {
-      cwd_error = ENOTDIR;
-    } else if (::access(spec.cwd.c_str(), X_OK) != 0) {
-      cwd_error = errno;
-    }
-    if (cwd_error != 0) return sys_error("spawn", program + ": cwd " + spec.cwd.string(), cwd_error);
-  }
-  return sys_error("spawn", program, err);
-}
-
 // One output pipe; both ends are close-on-exec, the child gets the write end
 // only through a dup2 onto its fd 1 or 2.
 struct Pipe {
@@ -136,73 +117,16 @@ Result<Pipe> make_pipe() {
   return Pipe{std::move(ends[0]), std::move(ends[1])};
 }
 
-// posix_spawn's attributes and file actions, destroyed on every path.
-class SpawnSetup {
- public:
-  SpawnSetup() {
-    ::posix_spawnattr_init(&attr_);
-    ::posix_spawn_file_actions_init(&actions_);
-  }
-  ~SpawnSetup() {
-    ::posix_spawn_file_actions_destroy(&actions_);
-    ::posix_spawnattr_destroy(&attr_);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-
-  // Own session and process group (pgid == pid: the group is signalled as
-  // -pid), an empty signal mask and every signal at its default action: the
-  // daemon ignores SIGPIPE and handles others through libuv, and an ignored
-  // signal would otherwise stay ignored across exec.
-  int set_attributes() {
-    sigset_t none;
-    sigset_t all;
-    ::sigemptyset(&none);
-    ::sigfillset(&all);
-    int rc = ::posix_spawnattr_setflags(
-        &attr_, static_cast<short>(POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
-    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attr_, &none);
-    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&attr_, &all);
-    return rc;
-  }
-
-  // stdin /dev/null, stdout and stderr the pipes, the cwd, and nothing else:
-  // closefrom(3) also keeps out an fd someone opened without O_CLOEXEC.
-  int set_file_actions(int stdout_fd, int stderr_fd, const std::filesystem::path& cwd) {
-    int rc = ::posix_spawn_file_actions_addopen(&actions_, 0, "/dev/null", O_RDONLY, 0);
-    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(&actions_, stdout_fd, 1);
-    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(&actions_, stderr_fd, 2);
-    if (rc == 0 && !cwd.empty()) rc = ::posix_spawn_file_actions_addchdir_np(&actions_, cwd.c_str());
-    if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(&actions_, 3);
-    return rc;
-  }
-
-  const posix_spawnattr_t* attr() const { return &attr_; }
-  const posix_spawn_file_actions_t* actions() const { return &actions_; }
-
- private:
-  posix_spawnattr_t attr_;
-  posix_spawn_file_actions_t actions_;
-};
-
-// Starts the handler with posix_spawn, which glibc implements with
-// clone(CLONE_VM | CLONE_VFORK): no copy of the daemon's page tables. A
-// failed chdir or exec (ENOENT, EACCES) is its return value.
+// Starts the handler (see spawn.hpp): its own session and process group,
+// default signals, stdin /dev/null, stdout and stderr the pipes, the cwd,
+// exactly spec.env, and no other fd. A failed chdir or exec (ENOENT, EACCES)
+// is its error.
 Result<pid_t> launch(const HandlerSpec& spec, int stdout_fd, int stderr_fd) {
-  SpawnSetup setup;
-  if (int rc = setup.set_attributes(); rc != 0) return fail_errno("posix_spawnattr", "", rc);
-  if (int rc = setup.set_file_actions(stdout_fd, stderr_fd, spec.cwd); rc != 0) {
-    return fail_errno("posix_spawn_file_actions", "", rc);
-  }
   auto args = c_strings(spec.argv);
-  // The environment is exactly spec.env, never the daemon's.
   auto env = c_strings(spec.env);
-  pid_t pid = 0;
-  if (int rc = ::posix_spawn(&pid, args.front(), setup.actions(), setup.attr(), args.data(), env.data());
-      rc != 0) {
-    return fail(spawn_error(spec, rc));
-  }
-  return pid;
+  SpawnRequest request{args.data(), env.data(), stdout_fd, stderr_fd,
+                       spec.cwd.empty() ? nullptr : spec.cwd.c_str()};
+  return spawn_process(request);
 }
 
 // Waits until `pidfd` is readable (the process exited) or `limit` passes;
@@ -336,7 +260,7 @@ Runner::Process::Process(Runner& owner, RunId id, const HandlerSpec& spec,
       stderr_tail_(spec.tail_bytes) {}
 
 // A process destroyed before it finished (by ~Runner, or by a failure after
-// posix_spawn) takes its whole group with it; its handles close through
+// the spawn) takes its whole group with it; its handles close through
 // UvHandle and free in the loop.
 Runner::Process::~Process() {
   if (pid_ <= 0) return;

@@ -4,15 +4,16 @@
 // The handler is spawned without a shell (argv as given), detached into its own
 // session and process group (pgid == pid), with stdin /dev/null, cwd = the
 // attempt's work directory, exactly the environment given, an empty signal
-// mask, every signal at its default action (the daemon ignores SIGPIPE; only
-// glibc's two internal signals, 32 and 33, arrive ignored, as with any
-// posix_spawn), and no fds other than 0-2. The last `tail_bytes` of stdout and of stderr are
+// mask, every signal at its default action (the daemon ignores SIGPIPE; glibc's
+// posix_spawn would leave its two internal signals, 32 and 33, ignored), and
+// no fds other than 0-2. The last `tail_bytes` of stdout and of stderr are
 // kept in fixed-size ring buffers: memory does not grow with output size.
 //
-// Mechanism: glibc's posix_spawn, which uses clone(CLONE_VM | CLONE_VFORK), so
-// starting a handler never copies the daemon's page tables (fork() would, and
-// its cost grows with the daemon's address space, hugely so under ASan). File
-// actions set up stdio and cwd and close every fd from 3 up. stdout and stderr
+// Mechanism: spawn_process (spawn.hpp), clone(CLONE_VM | CLONE_VFORK) on a
+// stack kept per thread, so starting a handler never copies the daemon's page
+// tables (fork() would, and its cost grows with the daemon's address space,
+// hugely so under ASan) and maps nothing. The child sets up stdio and cwd and
+// closes every fd from 3 up before execve. stdout and stderr
 // are pipes whose read ends libuv reads. The exit is watched through a pidfd
 // (uv_poll) and reaped with waitid(P_PIDFD) (Linux 5.3). Where pidfd_open is
 // missing (older kernels, valgrind) the Runner watches SIGCHLD instead
