@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 #include <system_error>
 
 #include "common/sys_error.hpp"
@@ -165,7 +168,22 @@ SpoolCheck check_spooled(const fs::path& file, const fs::path& spool) {
   return check;
 }
 
-SpoolSurvey survey_spool(const fs::path& spool, const std::vector<fs::path>& pending_targets) {
+namespace {
+
+// The id of a folder named `prefix` followed by digits only.
+std::optional<std::int64_t> id_after(std::string_view name, std::string_view prefix) {
+  if (!name.starts_with(prefix)) return std::nullopt;
+  name.remove_prefix(prefix.size());
+  std::int64_t id = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec != std::errc() || end != name.data() + name.size() || name.empty()) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
+SpoolSurvey survey_spool(const fs::path& spool, const std::vector<fs::path>& pending_targets,
+                         std::size_t keep_free) {
   SpoolSurvey survey;
   for (const auto& target : pending_targets) {
     struct stat st {};
@@ -174,14 +192,17 @@ SpoolSurvey survey_spool(const fs::path& spool, const std::vector<fs::path>& pen
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(spool, ec)) {
     auto name = entry.path().filename().string();
-    if (name.starts_with(kFreeFolderPrefix)) {
-      survey.free_folders.push_back(entry.path());
+    if (auto free_id = id_after(name, kFreeFolderPrefix)) {
+      if (survey.free_folders.size() < keep_free) {
+        survey.free_folders.push_back(*free_id);
+      } else {
+        ::rmdir(entry.path().c_str());
+      }
       continue;
     }
-    char* end = nullptr;
-    auto id = std::strtoll(name.c_str(), &end, 10);
-    if (end == name.c_str() || *end != '\0') continue;
-    SpoolSurvey::Folder folder{id, entry.path(), {}};
+    auto id = id_after(name, "");
+    if (!id) continue;
+    SpoolSurvey::Folder folder{*id, entry.path(), {}};
     std::error_code list_ec;
     for (const auto& file : fs::directory_iterator(entry.path(), list_ec)) {
       struct stat st {};

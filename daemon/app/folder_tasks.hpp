@@ -108,10 +108,12 @@ struct SpoolSurvey {
     std::vector<std::pair<std::string, std::int64_t>> files;  // name, size
   };
   std::vector<Folder> folders;
-  std::vector<std::filesystem::path> free_folders;  // spool/.free-<id>, to reuse
+  std::vector<std::int64_t> free_folders;  // ids of spool/.free-<id> folders, to reuse
 };
+// Reads the spool. Empty folders kept for reuse beyond the first
+// `keep_free` are removed.
 SpoolSurvey survey_spool(const std::filesystem::path& spool,
-                         const std::vector<std::filesystem::path>& pending_targets);
+                         const std::vector<std::filesystem::path>& pending_targets, std::size_t keep_free);
 
 // --- Outcomes -------------------------------------------------------------------
 

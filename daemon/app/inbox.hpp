@@ -197,6 +197,8 @@ class Inbox {
                        const ClaimMoves& moves, bool recorded_first);
   std::filesystem::path spool_dir() const;
   std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
+  // spool/.free-<id>: the emptied folder of job `job_id`, kept for reuse.
+  std::filesystem::path free_folder(std::int64_t job_id) const;
   void recover_claims();
   void on_survey(const std::vector<queue::Job>& claiming, const std::vector<std::filesystem::path>& pending,
                  const SpoolSurvey& survey);
@@ -308,7 +310,7 @@ class Inbox {
   std::set<std::int64_t> starting_;     // spool check before the handler starts
   bool pumping_ = false;                // inside pump()
   bool pump_again_ = false;             // pump() was asked for meanwhile
-  std::vector<std::filesystem::path> kept_folders_;  // empty spool folders to reuse
+  std::vector<std::int64_t> kept_folders_;  // ids of empty spool folders to reuse (free_folder)
   std::size_t keeping_ = 0;             // placements that may keep their folder
   int committing_ = 0;                  // placements waiting for their outcome's sync
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox

@@ -86,9 +86,9 @@ TEST_CASE("a finished job's emptied spool folder is kept, and the next claim tak
   CHECK(placed.kept_folder == f.spool() / ".free-7");
   CHECK(fs::is_empty(f.spool() / ".free-7"));
   CHECK_FALSE(fs::exists(f.spool() / "7"));
-  auto survey = survey_spool(f.spool(), {});
+  auto survey = survey_spool(f.spool(), {}, 10);
   CHECK(survey.folders.empty());  // a kept folder is no job's folder
-  CHECK(survey.free_folders == std::vector<fs::path>{f.spool() / ".free-7"});
+  CHECK(survey.free_folders == std::vector<std::int64_t>{7});
 
   auto dropped = f.put(f.root() / "next.pdf", "next");
   auto moved = move_into_spool(f.root(), f.spool(),
@@ -97,6 +97,21 @@ TEST_CASE("a finished job's emptied spool folder is kept, and the next claim tak
   CHECK(moved.results[0].moved);
   CHECK(read_file(f.spool() / "8" / "next.pdf") == "next");
   CHECK_FALSE(fs::exists(f.spool() / ".free-7"));
+}
+
+TEST_CASE("the spool survey keeps as many emptied folders as asked and removes the rest",
+          "[folder_tasks]") {
+  InboxFolder f;
+  for (int id : {3, 4, 5, 6}) fs::create_directories(f.spool() / (".free-" + std::to_string(id)));
+  fs::create_directories(f.spool() / ".free-x");  // not ours: left alone
+  auto survey = survey_spool(f.spool(), {}, 2);
+  CHECK(survey.free_folders.size() == 2);
+  int left = 0;
+  for (int id : {3, 4, 5, 6}) left += fs::exists(f.spool() / (".free-" + std::to_string(id))) ? 1 : 0;
+  CHECK(left == 2);
+  for (auto id : survey.free_folders) CHECK(fs::exists(f.spool() / (".free-" + std::to_string(id))));
+  CHECK(fs::exists(f.spool() / ".free-x"));
+  CHECK(survey.folders.empty());
 }
 
 TEST_CASE("a kept folder never lands on a spool folder that exists already", "[folder_tasks]") {
