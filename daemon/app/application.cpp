@@ -61,7 +61,7 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
   services_.runner = runner_.get();
   services_.state_disk = &state_disk_;
   services_.commit = &commit_;
-  store_->on_commit([this] { commit_.committed(); });
+  store_->on_commit([this] { commit_.committed(store_->wal_bytes()); });
   state_disk_.set_recovery([this] { return check_state_disk(); }, [this] {
     for (auto& inbox : inboxes_) inbox->kick();
   });

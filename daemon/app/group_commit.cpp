@@ -24,18 +24,40 @@ void GroupCommit::close() {
 void GroupCommit::after_durable(Then then) {
   if (!worker_) return;
   waiting_.push_back(std::move(then));
-  if (!syncing_) start_sync();
+  if (!syncing_) sync_soon();
 }
 
-void GroupCommit::committed() {
-  dirty_ = true;
-  if (!worker_ || syncing_ || uv_is_active(lazy_timer_.base()) != 0) return;
+// At once, unless the last sync started less than kMinSyncGap ago: then
+// when that gap has passed. The one timer serves both delays: a commit's
+// lazy sync is never later than this.
+void GroupCommit::sync_soon() {
+  auto since = mono_now() - last_sync_started_;
+  if (since >= kMinSyncGap) {
+    start_sync();
+    return;
+  }
+  auto wait = std::chrono::ceil<Millis>(kMinSyncGap - since);
+  start_timer(wait);
+}
+
+void GroupCommit::start_timer(Millis delay) {
   uv_timer_start(lazy_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<GroupCommit*>(t->data);
-    guarded(*self->log_, "lazy sync", [self] {
-      if (!self->syncing_ && self->dirty_) self->start_sync();
+    guarded(*self->log_, "sync timer", [self] {
+      if (!self->syncing_ && (self->dirty_ || !self->waiting_.empty())) self->start_sync();
     });
-  }, static_cast<std::uint64_t>(kLazyDelay.count()), 0);
+  }, static_cast<std::uint64_t>(delay.count()), 0);
+}
+
+void GroupCommit::committed(std::uint64_t wal_bytes) {
+  wal_bytes_ = wal_bytes;
+  sync_later();
+}
+
+void GroupCommit::sync_later() {
+  dirty_ = true;
+  if (!worker_ || syncing_ || uv_is_active(lazy_timer_.base()) != 0) return;
+  start_timer(kLazyDelay);
 }
 
 // Everything committed up to now is covered by this sync; the callers
@@ -43,24 +65,26 @@ void GroupCommit::committed() {
 void GroupCommit::start_sync() {
   syncing_ = true;
   dirty_ = false;
+  last_sync_started_ = mono_now();
   uv_timer_stop(lazy_timer_.get());
   auto then = std::make_shared<std::vector<Then>>(std::exchange(waiting_, {}));
   worker_->post<Synced>(
       "sync " + wal_->path().string(),
-      [wal = wal_]() -> Synced {
+      [wal = wal_, checkpoint = wal_bytes_ >= kCheckpointBytes]() -> Synced {
         Synced synced;
-        auto bytes = wal->sync();
-        if (!bytes) {
-          synced.error = bytes.error();
+        if (auto ok = wal->sync(); !ok) {
+          synced.error = ok.error();
           return synced;
         }
-        if (*bytes >= kCheckpointBytes) {
+        if (checkpoint) {
+          synced.checkpointed = true;
           if (auto ok = wal->checkpoint(); !ok) synced.checkpoint_error = ok.error();
         }
         return synced;
       },
       [this, then](const Synced& synced) {
         ++syncs_;
+        if (synced.checkpointed) ++checkpoints_;
         syncing_ = false;
         const auto& error = synced.error;
         if (error) log_->error("queue sync failed error={}", log::quote(error->message));
@@ -71,9 +95,9 @@ void GroupCommit::start_sync() {
         // Callers that came during the sync need another one; commits that
         // came during it are synced within kLazyDelay.
         if (!waiting_.empty()) {
-          start_sync();
+          sync_soon();
         } else if (dirty_) {
-          committed();
+          sync_later();
         }
       });
 }

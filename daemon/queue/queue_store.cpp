@@ -477,7 +477,17 @@ bool is_terminal(JobState state) {
 // --- QueueStore ---------------------------------------------------------------
 
 QueueStore::QueueStore(sqlite::Database db, std::string instance_id, Durability durability)
-    : db_(std::move(db)), instance_id_(std::move(instance_id)), durability_(durability) {}
+    : db_(std::move(db)), instance_id_(std::move(instance_id)), durability_(durability) {
+  if (durability_ != Durability::kGrouped) return;  // the autocheckpoint owns the hook there
+  if (auto size = select_int(db_, "PRAGMA page_size", [](sqlite::Statement&) {}); size && *size) {
+    page_size_ = static_cast<std::uint64_t>(**size);
+  }
+  ::sqlite3_wal_hook(db_.handle(), [](void* self, sqlite3*, const char*, int pages) {
+    auto* store = static_cast<QueueStore*>(self);
+    store->wal_bytes_ = static_cast<std::uint64_t>(pages) * store->page_size_;
+    return SQLITE_OK;
+  }, this);
+}
 
 QueueStore::~QueueStore() = default;
 

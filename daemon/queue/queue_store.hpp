@@ -128,6 +128,12 @@ class QueueStore {
   // commits). It must not use the store.
   void on_commit(std::function<void()> fn);
 
+  // A grouped store: the bytes of commits in the WAL that no checkpoint has
+  // copied into the database yet, as SQLite reported at the last commit
+  // (sqlite3_wal_hook). The WAL file itself never shrinks below what it
+  // once held, so its size says nothing about that. 0 for other stores.
+  std::uint64_t wal_bytes() const { return wal_bytes_; }
+
   // A random identifier generated when the database was created; names this
   // daemon's spool folder on shared inboxes.
   const std::string& instance_id() const { return instance_id_; }
@@ -284,6 +290,8 @@ class QueueStore {
   std::function<void()> on_commit_;
   int batch_depth_ = 0;
   std::int64_t next_id_ = 0;  // the next id reserve_ids may hand out; 0 until it read the database
+  std::uint64_t page_size_ = 4096;
+  std::uint64_t wal_bytes_ = 0;  // see wal_bytes()
 };
 
 }  // namespace inboxd::queue
