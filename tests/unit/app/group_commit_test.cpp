@@ -62,6 +62,14 @@ class CommitFixture {
     REQUIRE(store_->begin_claims(claims, 1'700'000'000'000));
   }
   std::uint64_t wal_bytes() const { return store_->wal_bytes(); }
+  // Waits for the next sync; durable() counts those that came back.
+  void count_when_durable() {
+    commit_->after_durable([this](const std::optional<inboxd::Error>& error) {
+      CHECK_FALSE(error);
+      ++durable_;
+    });
+  }
+  int durable() const { return durable_; }
 
   template <class F>
   bool run_until(F condition, std::chrono::milliseconds timeout = 5s) {
@@ -76,6 +84,7 @@ class CommitFixture {
   uv_loop_t loop_{};
   std::unique_ptr<inboxd::queue::QueueStore> store_;
   std::unique_ptr<GroupCommit> commit_;
+  int durable_ = 0;
 };
 
 }  // namespace
@@ -117,22 +126,17 @@ TEST_CASE("with nothing committed no sync runs", "[group_commit]") {
 
 TEST_CASE("actions that come within the sync gap after a sync share the next one", "[group_commit]") {
   CommitFixture f;
-  int done = 0;
-  auto count = [&done](const std::optional<inboxd::Error>& error) {
-    CHECK_FALSE(error);
-    ++done;
-  };
   auto first_started = std::chrono::steady_clock::now();
   f.claim("first");
-  f.commit().after_durable(count);
-  REQUIRE(f.run_until([&] { return done == 1; }));
+  f.count_when_durable();
+  REQUIRE(f.run_until([&] { return f.durable() == 1; }));
   REQUIRE(f.commit().syncs() == 1);
   for (int i = 0; i < 4; ++i) {
     f.claim("next-" + std::to_string(i));
-    f.commit().after_durable(count);
+    f.count_when_durable();
   }
   bool within_gap = std::chrono::steady_clock::now() - first_started < GroupCommit::kMinSyncGap;
-  REQUIRE(f.run_until([&] { return done == 5; }));
+  REQUIRE(f.run_until([&] { return f.durable() == 5; }));
   if (within_gap) {
     CHECK(f.commit().syncs() == 2);
   } else {
@@ -144,23 +148,18 @@ TEST_CASE("actions that come within the sync gap after a sync share the next one
 TEST_CASE("the queue is checkpointed once its WAL holds enough commits, not at every sync after",
           "[group_commit]") {
   CommitFixture f;
-  int done = 0;
-  auto count = [&done](const std::optional<inboxd::Error>& error) {
-    CHECK_FALSE(error);
-    ++done;
-  };
   for (int batch = 0; f.wal_bytes() < GroupCommit::kCheckpointBytes; ++batch) {
     REQUIRE(batch < 1000);
     f.claim_many("batch" + std::to_string(batch) + "-", 100);
   }
-  f.commit().after_durable(count);
-  REQUIRE(f.run_until([&] { return done == 1; }));
+  f.count_when_durable();
+  REQUIRE(f.run_until([&] { return f.durable() == 1; }));
   CHECK(f.commit().checkpoints() == 1);
   // The WAL file is as large as before; what it holds is one small commit.
   for (int i = 0; i < 3; ++i) {
     f.claim("after-" + std::to_string(i));
-    f.commit().after_durable(count);
-    REQUIRE(f.run_until([&] { return done == 2 + i; }));
+    f.count_when_durable();
+    REQUIRE(f.run_until([&] { return f.durable() == 2 + i; }));
   }
   CHECK(f.wal_bytes() < GroupCommit::kCheckpointBytes);
   CHECK(f.commit().checkpoints() == 1);

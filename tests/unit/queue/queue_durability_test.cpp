@@ -13,6 +13,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Claims 100 files with long names in one transaction (40 of them pass 4 MiB
+// of WAL).
+void claim_batch(QueueStore& store, int batch) {
+  std::vector<NewClaim> claims;
+  for (int i = 0; i < 100; ++i) {
+    auto name = "file-" + std::to_string(batch) + "-" + std::to_string(i) + "-" + std::string(200, 'x');
+    claims.push_back({kInbox, name, name, i});
+  }
+  must(store.begin_claims(claims, kT0));
+}
+
 TEST_CASE("the store tells of each commit once, a batch as one and a refused call not at all",
           "[queue][durability]") {
   QueueFixture q;
@@ -48,14 +59,7 @@ TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]"
   auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
   auto wal = must(WalSync::open(q.db_path()));
   auto db_before = fs::file_size(q.db_path());
-  for (int batch = 0; batch < 40; ++batch) {  // far past SQLite's 1,000-page auto-checkpoint
-    std::vector<NewClaim> claims;
-    for (int i = 0; i < 100; ++i) {
-      auto name = "file-" + std::to_string(batch) + "-" + std::to_string(i) + "-" + std::string(200, 'x');
-      claims.push_back({kInbox, name, name, i});
-    }
-    must(store->begin_claims(claims, kT0));
-  }
+  for (int batch = 0; batch < 40; ++batch) claim_batch(*store, batch);  // far past SQLite's 1,000-page auto-checkpoint
   CHECK(fs::file_size(q.db_path()) == db_before);  // nothing was checkpointed by the store
   auto wal_size = must(wal->sync());
   CHECK(wal_size > 4u * 1024 * 1024);
@@ -69,21 +73,13 @@ TEST_CASE("a grouped store counts the commits no checkpoint has copied, though t
   q.close();
   auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
   auto wal = must(WalSync::open(q.db_path()));
-  auto claim_batch = [&](int batch) {
-    std::vector<NewClaim> claims;
-    for (int i = 0; i < 100; ++i) {
-      auto name = "file-" + std::to_string(batch) + "-" + std::to_string(i) + "-" + std::string(200, 'x');
-      claims.push_back({kInbox, name, name, i});
-    }
-    must(store->begin_claims(claims, kT0));
-  };
-  for (int batch = 0; batch < 20; ++batch) claim_batch(batch);
+  for (int batch = 0; batch < 20; ++batch) claim_batch(*store, batch);
   auto full = store->wal_bytes();
   CHECK(full > 1024u * 1024);
   CHECK(full <= fs::file_size(wal->path()));
   (void)must(wal->sync());
   must(wal->checkpoint());
-  claim_batch(20);  // the first commit after a checkpoint starts the WAL over
+  claim_batch(*store, 20);  // the first commit after a checkpoint starts the WAL over
   CHECK(store->wal_bytes() < full / 4);
   CHECK(fs::file_size(wal->path()) >= full);
 }
