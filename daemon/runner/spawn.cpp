@@ -104,13 +104,13 @@ INBOXD_CHILD_CODE int child_main(void* arg) {
   return child_failed(args, "execve");
 }
 
-// The calling thread's spawn stack, mapped at its first spawn and kept.
+// The calling thread's spawn stack, allocated at its first spawn and kept.
 char* stack_top() {
   thread_local std::unique_ptr<char[]> stack;
   if (!stack) stack = std::make_unique<char[]>(kStackSize);
   // The stack grows down; clone wants its highest address, 16-byte aligned.
-  auto top = reinterpret_cast<std::uintptr_t>(stack.get() + kStackSize);
-  return reinterpret_cast<char*>(top & ~std::uintptr_t{15});
+  char* top = stack.get() + kStackSize;
+  return top - reinterpret_cast<std::uintptr_t>(top) % 16;
 }
 
 // Blocks every signal in this thread for its lifetime, so no handler of the
