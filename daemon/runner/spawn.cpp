@@ -114,20 +114,21 @@ char* stack_top() {
 }
 
 // Blocks every signal in this thread for its lifetime, so no handler of the
-// daemon runs on the child's side of the clone.
+// daemon runs on the child's side of the clone. A raw rt_sigprocmask, as
+// glibc's posix_spawn does it: pthread_sigmask leaves glibc's own two
+// signals (32, 33) unblocked.
 class AllSignalsBlocked {
  public:
-  AllSignalsBlocked() {
-    sigset_t all;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &saved_);
-  }
-  ~AllSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  AllSignalsBlocked() { set_mask(~std::uint64_t{0}, &saved_); }
+  ~AllSignalsBlocked() { set_mask(saved_, nullptr); }
   AllSignalsBlocked(const AllSignalsBlocked&) = delete;
   AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
 
  private:
-  sigset_t saved_;
+  static void set_mask(std::uint64_t mask, std::uint64_t* old) {
+    (void)::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, old, kKernelSigsetSize);
+  }
+  std::uint64_t saved_ = 0;
 };
 
 }  // namespace
