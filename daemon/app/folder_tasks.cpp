@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cerrno>
-#include <cstdlib>
 #include <optional>
 #include <string_view>
 #include <system_error>

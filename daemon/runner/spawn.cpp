@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "common/sys_error.hpp"
 
 namespace inboxd::runner {
@@ -134,7 +136,6 @@ class AllSignalsBlocked {
 }  // namespace
 
 Result<pid_t> spawn_process(const SpawnRequest& request) {
-  const std::string program = request.argv[0];
   // Read once: the daemon never changes its own fd limit.
   static const long fd_limit = [] {
     struct rlimit limit {};
@@ -143,21 +144,23 @@ Result<pid_t> spawn_process(const SpawnRequest& request) {
   }();
   ChildArgs args{&request, fd_limit};
   pid_t pid = -1;
+  int clone_error = 0;
   {
     AllSignalsBlocked blocked;
     pid = ::clone(child_main, stack_top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    clone_error = errno;
   }
-  if (pid < 0) return fail_errno("clone", program);
+  const std::string_view program = request.argv[0];
+  if (pid < 0) return fail_errno("clone", program, clone_error);
   if (args.failed_step == nullptr) return pid;
   // The child has exited: reap it, then say which step failed.
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (std::string_view(args.failed_step) == "chdir") {
-    return fail_errno("spawn", program + ": cwd " + request.cwd, args.error);
-  }
-  if (std::string_view(args.failed_step) == "execve") return fail_errno("spawn", program, args.error);
-  return fail_errno("spawn", program + ": " + args.failed_step, args.error);
+  const std::string_view step = args.failed_step;
+  if (step == "execve") return fail_errno("spawn", program, args.error);
+  auto detail = step == "chdir" ? std::string("cwd ") + request.cwd : std::string(step);
+  return fail_errno("spawn", fmt::format("{}: {}", program, detail), args.error);
 }
 
 }  // namespace inboxd::runner

@@ -70,6 +70,12 @@ class CommitFixture {
     });
   }
   int durable() const { return durable_; }
+  // Waits for a sync that covers every commit made so far.
+  bool wait_until_durable() {
+    int expected = durable_ + 1;
+    count_when_durable();
+    return run_until([&] { return durable_ >= expected; });
+  }
 
   template <class F>
   bool run_until(F condition, std::chrono::milliseconds timeout = 5s) {
@@ -128,8 +134,7 @@ TEST_CASE("actions that come within the sync gap after a sync share the next one
   CommitFixture f;
   auto first_started = std::chrono::steady_clock::now();
   f.claim("first");
-  f.count_when_durable();
-  REQUIRE(f.run_until([&] { return f.durable() == 1; }));
+  REQUIRE(f.wait_until_durable());
   REQUIRE(f.commit().syncs() == 1);
   for (int i = 0; i < 4; ++i) {
     f.claim("next-" + std::to_string(i));
@@ -152,14 +157,12 @@ TEST_CASE("the queue is checkpointed once its WAL holds enough commits, not at e
     REQUIRE(batch < 1000);
     f.claim_many("batch" + std::to_string(batch) + "-", 100);
   }
-  f.count_when_durable();
-  REQUIRE(f.run_until([&] { return f.durable() == 1; }));
+  REQUIRE(f.wait_until_durable());
   CHECK(f.commit().checkpoints() == 1);
   // The WAL file is as large as before; what it holds is one small commit.
   for (int i = 0; i < 3; ++i) {
     f.claim("after-" + std::to_string(i));
-    f.count_when_durable();
-    REQUIRE(f.run_until([&] { return f.durable() == 2 + i; }));
+    REQUIRE(f.wait_until_durable());
   }
   CHECK(f.wal_bytes() < GroupCommit::kCheckpointBytes);
   CHECK(f.commit().checkpoints() == 1);

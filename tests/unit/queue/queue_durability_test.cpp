@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <memory>
 
 #include "daemon/queue/wal_sync.hpp"
 #include "tests/unit/queue/queue_fixture.hpp"
@@ -12,6 +13,18 @@ namespace inboxd::queue::test {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A grouped store on a fresh queue database, and the WalSync beside it.
+struct GroupedQueue {
+  GroupedQueue() {
+    q.close();
+    store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
+    wal = must(WalSync::open(q.db_path()));
+  }
+  QueueFixture q;
+  std::unique_ptr<QueueStore> store;
+  std::shared_ptr<WalSync> wal;
+};
 
 // Claims 100 files with long names in one transaction (40 of them pass 4 MiB
 // of WAL).
@@ -42,46 +55,37 @@ TEST_CASE("the store tells of each commit once, a batch as one and a refused cal
 
 TEST_CASE("a grouped store's commits reach the write-ahead log, which WalSync flushes",
           "[queue][durability]") {
-  QueueFixture q;
-  q.close();
-  auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
-  auto wal = must(WalSync::open(q.db_path()));
-  CHECK(wal->path() == fs::path(q.db_path().string() + "-wal"));
-  auto size_before = fs::file_size(wal->path());
-  must(store->begin_claims(std::vector<NewClaim>{{kInbox, "a.pdf", "a.pdf", 1}}, kT0));
-  CHECK(fs::file_size(wal->path()) > size_before);
-  (void)must(wal->sync());
+  GroupedQueue g;
+  CHECK(g.wal->path() == fs::path(g.q.db_path().string() + "-wal"));
+  auto size_before = fs::file_size(g.wal->path());
+  must(g.store->begin_claims(std::vector<NewClaim>{{kInbox, "a.pdf", "a.pdf", 1}}, kT0));
+  CHECK(fs::file_size(g.wal->path()) > size_before);
+  (void)must(g.wal->sync());
 }
 
 TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]") {
-  QueueFixture q;
-  q.close();
-  auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
-  auto wal = must(WalSync::open(q.db_path()));
-  auto db_before = fs::file_size(q.db_path());
-  for (int batch = 0; batch < 40; ++batch) claim_batch(*store, batch);  // far past SQLite's 1,000-page auto-checkpoint
-  CHECK(fs::file_size(q.db_path()) == db_before);  // nothing was checkpointed by the store
-  auto wal_size = must(wal->sync());
+  GroupedQueue g;
+  auto db_before = fs::file_size(g.q.db_path());
+  for (int batch = 0; batch < 40; ++batch) claim_batch(*g.store, batch);  // far past SQLite's 1,000-page auto-checkpoint
+  CHECK(fs::file_size(g.q.db_path()) == db_before);  // nothing was checkpointed by the store
+  auto wal_size = must(g.wal->sync());
   CHECK(wal_size > 4u * 1024 * 1024);
-  must(wal->checkpoint());
-  CHECK(fs::file_size(q.db_path()) > db_before);
+  must(g.wal->checkpoint());
+  CHECK(fs::file_size(g.q.db_path()) > db_before);
 }
 
 TEST_CASE("a grouped store counts the commits no checkpoint has copied, though the WAL file keeps its size",
           "[queue][durability]") {
-  QueueFixture q;
-  q.close();
-  auto store = must(QueueStore::open(q.db_path(), Durability::kGrouped));
-  auto wal = must(WalSync::open(q.db_path()));
-  for (int batch = 0; batch < 20; ++batch) claim_batch(*store, batch);
-  auto full = store->wal_bytes();
+  GroupedQueue g;
+  for (int batch = 0; batch < 20; ++batch) claim_batch(*g.store, batch);
+  auto full = g.store->wal_bytes();
   CHECK(full > 1024u * 1024);
-  CHECK(full <= fs::file_size(wal->path()));
-  (void)must(wal->sync());
-  must(wal->checkpoint());
-  claim_batch(*store, 20);  // the first commit after a checkpoint starts the WAL over
-  CHECK(store->wal_bytes() < full / 4);
-  CHECK(fs::file_size(wal->path()) >= full);
+  CHECK(full <= fs::file_size(g.wal->path()));
+  (void)must(g.wal->sync());
+  must(g.wal->checkpoint());
+  claim_batch(*g.store, 20);  // the first commit after a checkpoint starts the WAL over
+  CHECK(g.store->wal_bytes() < full / 4);
+  CHECK(fs::file_size(g.wal->path()) >= full);
 }
 
 TEST_CASE("WalSync refuses a database without a write-ahead log and names the file",
