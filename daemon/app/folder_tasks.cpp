@@ -99,9 +99,9 @@ StatResults stat_files(const fs::path& root, const std::vector<std::string>& rel
 
 namespace {
 
-// Makes spool/<job id>, from a kept empty folder when there is one. Never
-// over an existing folder (RENAME_NOREPLACE; mkdir refuses by itself).
-Result<void> make_job_folder(const SpoolMove& move) {
+// Makes a move's spool folder, from a kept empty folder when there is one.
+// Never over an existing folder (RENAME_NOREPLACE; mkdir refuses by itself).
+Result<void> make_spool_folder(const SpoolMove& move) {
   auto folder = move.target.parent_path();
   if (move.reuse && ::renameat2(AT_FDCWD, move.reuse->c_str(), AT_FDCWD, folder.c_str(),
                                 RENAME_NOREPLACE) == 0) {
@@ -111,21 +111,23 @@ Result<void> make_job_folder(const SpoolMove& move) {
   return {};
 }
 
-// Moves one file into spool/<job id>/<name>, that folder made first and
-// removed again when the rename fails. The folder must be new: one left by
-// a job whose row a power loss took (or an older copy of the database) is
-// never reused, so no claim can replace a file waiting there.
-SpoolMoveResult move_one(const SpoolMove& move) {
+// Moves one file into its spool folder, `folder` being how making that
+// folder went. A folder that existed already (left by a job whose row a
+// power loss took, or by an older copy of the database) is never used, so
+// no claim can put a file beside one waiting there to be adopted.
+SpoolMoveResult move_one(const SpoolMove& move, const Result<void>& folder) {
   SpoolMoveResult result;
-  if (auto made = make_job_folder(move); !made) {
-    result.error_code = made.error().code;
-    result.error = made.error().message;
+  if (!folder) {
+    result.error_code = folder.error().code;
+    result.error = folder.error().message;
     return result;
   }
-  if (::rename(move.from.c_str(), move.target.c_str()) != 0) {
+  int rc = move.joins_folder
+               ? ::renameat2(AT_FDCWD, move.from.c_str(), AT_FDCWD, move.target.c_str(), RENAME_NOREPLACE)
+               : ::rename(move.from.c_str(), move.target.c_str());
+  if (rc != 0) {
     result.error_code = errno;
     result.error = sys_error("rename", move.from.string(), result.error_code).message;
-    ::rmdir(move.target.parent_path().c_str());
     return result;
   }
   result.moved = true;
@@ -143,6 +145,8 @@ SpoolMoveResult move_one(const SpoolMove& move) {
 
 }  // namespace
 
+// Each move that does not join the folder before it makes one; a folder
+// that took no file is removed again once its last move has been tried.
 ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
                            const std::vector<SpoolMove>& moves,
                            const std::vector<fs::path>& remove_dirs) {
@@ -153,7 +157,21 @@ ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
     return result;
   }
   result.results.reserve(moves.size());
-  for (const auto& move : moves) result.results.push_back(move_one(move));
+  Result<void> folder = fail("no spool folder made");
+  bool filled = false;
+  auto close_folder = [&](const fs::path& target) {
+    if (folder && !filled) ::rmdir(target.parent_path().c_str());
+  };
+  for (std::size_t i = 0; i < moves.size(); ++i) {
+    if (!moves[i].joins_folder) {
+      if (i > 0) close_folder(moves[i - 1].target);
+      folder = make_spool_folder(moves[i]);
+      filled = false;
+    }
+    result.results.push_back(move_one(moves[i], folder));
+    filled = filled || result.results.back().moved;
+  }
+  if (!moves.empty()) close_folder(moves.back().target);
   for (const auto& dir : remove_dirs) ::rmdir(dir.c_str());
   return result;
 }
@@ -253,9 +271,13 @@ PlaceResult place_outcome(const PlaceRequest& request) {
     }
     result.final_path = *moved;
   }
+  // Claims and take-backs into this folder run on this thread too, so it
+  // stays empty between the look and the rename. rmdir refuses a folder
+  // that other files still share.
   auto folder = request.from.parent_path();
-  if (request.keep_folder_as && ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD,
-                                            request.keep_folder_as->c_str(), RENAME_NOREPLACE) == 0) {
+  std::error_code ec;
+  if (request.keep_folder_as && fs::is_empty(folder, ec) &&
+      ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD, request.keep_folder_as->c_str(), RENAME_NOREPLACE) == 0) {
     result.kept_folder = request.keep_folder_as;
   } else {
     ::rmdir(folder.c_str());

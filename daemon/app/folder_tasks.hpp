@@ -67,12 +67,25 @@ StatResults stat_files(const std::filesystem::path& root, const std::vector<std:
 // them>: never a number, so no survey takes them for a job's folder.
 inline constexpr std::string_view kFreeFolderPrefix = ".free-";
 
+// A spool folder is named after the first job whose file it took; the files
+// of one claim batch share folders (a mkdir costs several times a rename),
+// so a folder spool/<F> holds files of jobs F to F + kSpoolFolderSpan - 1
+// only, each under a name of its own. The spool survey relies on this to
+// find a file's job without an index on paths.
+inline constexpr std::int64_t kSpoolFolderSpan = 1000;
+
 struct SpoolMove {
   std::filesystem::path from;
-  std::filesystem::path target;  // spool/<job id>/<name>
+  std::filesystem::path target;  // spool/<folder id>/<name>
+  // The target's folder is the one the move before this one made (the same
+  // claim batch): the file is renamed into it, never over a file there
+  // (RENAME_NOREPLACE, so local filesystems only), and fails with that
+  // move's error when the folder could not be made. Otherwise the folder is
+  // made for this move and must be new.
+  bool joins_folder = false;
   // An empty spool folder left by a finished job (spool/.free-<id>), renamed
-  // to spool/<job id> instead of making a new one: a rename of a folder costs
-  // a few microseconds, a mkdir and its later rmdir far more. Local
+  // to the target's folder instead of making a new one: a rename of a folder
+  // costs a few microseconds, a mkdir and its later rmdir far more. Local
   // filesystems only.
   std::optional<std::filesystem::path> reuse;
 };
@@ -126,8 +139,9 @@ struct PlaceRequest {
   queue::Job job;                                // for the report
   std::vector<queue::Attempt> attempts;
   std::string reason;
-  // Where to keep the emptied spool folder for a later claim (see
-  // SpoolMove::reuse); nullopt: remove it.
+  // Where to keep the spool folder for a later claim once it is empty (see
+  // SpoolMove::reuse); nullopt: remove it. A folder that other files still
+  // share stays where it is either way.
   std::optional<std::filesystem::path> keep_folder_as;
 };
 struct PlaceResult {

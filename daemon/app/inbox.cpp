@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 #include <system_error>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -138,8 +140,12 @@ fs::path Inbox::free_folder(std::int64_t job_id) const {
   return spool_dir() / fmt::format("{}{}", kFreeFolderPrefix, job_id);
 }
 
-fs::path Inbox::spool_path(std::int64_t job_id, std::string_view name) const {
-  return spool_dir() / std::to_string(job_id) / std::string(name);
+fs::path Inbox::spool_path(std::int64_t folder_id, std::string_view name) const {
+  return spool_dir() / std::to_string(folder_id) / std::string(name);
+}
+
+fs::path Inbox::spooled_file(const queue::Job& job) const {
+  return job.path ? fs::path(*job.path) : spool_path(job.id, job.name);
 }
 
 bool Inbox::on_local_disk() const { return filesystem_ && !filesystem_->shared; }
@@ -517,9 +523,11 @@ void Inbox::on_settle_stats(const StatResults& stats) {
 //
 // Order, chosen so that a crash at any point loses nothing and runs nothing
 // twice (QueueStore's claim notes have the details):
-//   - a file at the top of the inbox is renamed into spool/<id>/<name> under
-//     an id reserved for it, then recorded `queued` (one transaction for the
-//     batch); after a crash in between, the spool survey adopts the folder;
+//   - a file at the top of the inbox is renamed into spool/<F>/<name> under
+//     an id reserved for it (F is that id, or on a local disk the first id
+//     of the batch, whose files share the folder), then recorded `queued`
+//     (one transaction for the batch); after a crash in between, the spool
+//     survey adopts the files no job owns;
 //   - a batch with a file in a subfolder is recorded as `claiming` first, so
 //     that a crash cannot lose the folder it came from, then renamed, then
 //     marked `queued` (recover_claims settles what a crash interrupted).
@@ -559,26 +567,50 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
     state_write_failed(ids.error());
     return defer();
   }
-  std::vector<SpoolMove> moves;
-  for (std::size_t i = 0; i < claims.size(); ++i) {
-    moves.push_back({config_.path / claims[i].rel, spool_path((*ids)[i], claims[i].name), {}});
-    if (!kept_folders_.empty()) {
-      moves.back().reuse = free_folder(kept_folders_.back());
-      kept_folders_.pop_back();
-    }
-  }
+  // Recorded-first claims keep a folder each: their recovery finds the
+  // target from the job's id alone.
+  auto moves = spool_moves(claims, *ids, !record_first && on_local_disk());
+  std::vector<fs::path> targets;
+  targets.reserve(moves.size());
+  for (const auto& move : moves) targets.push_back(move.target);
   auto what = fmt::format("claim {} files in {}", moves.size(), config_.path.string());
   call<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
                      return move_into_spool(inbox, spool, moves, {});
                    },
-                   [this, claims, ids = *ids, record_first](const ClaimMoves& moved) {
-                     on_claims_moved(claims, ids, moved, record_first);
+                   [this, claims, ids = *ids, targets = std::move(targets), record_first](const ClaimMoves& moved) {
+                     on_claims_moved(claims, ids, targets, moved, record_first);
                    });
 }
 
+// Where a batch's files go: with `share_folders`, one folder for as many
+// files in a row as have names of their own (and at most kSpoolFolderSpan),
+// named after the first one's job; otherwise a folder per file. Each new
+// folder is a kept empty one when there is one.
+std::vector<SpoolMove> Inbox::spool_moves(const std::vector<queue::NewClaim>& claims,
+                                          const std::vector<std::int64_t>& ids, bool share_folders) {
+  std::vector<SpoolMove> moves;
+  moves.reserve(claims.size());
+  std::unordered_set<std::string_view> names;  // in the current folder
+  std::int64_t folder = 0;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    bool joins = share_folders && !moves.empty() && ids[i] - folder < kSpoolFolderSpan &&
+                 names.insert(claims[i].name).second;
+    if (!joins) {
+      folder = ids[i];
+      names = {claims[i].name};
+    }
+    moves.push_back({config_.path / claims[i].rel, spool_path(folder, claims[i].name), joins, {}});
+    if (!joins && !kept_folders_.empty()) {
+      moves.back().reuse = free_folder(kept_folders_.back());
+      kept_folders_.pop_back();
+    }
+  }
+  return moves;
+}
+
 void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
-                            const std::vector<std::int64_t>& ids, const ClaimMoves& moves,
-                            bool recorded_first) {
+                            const std::vector<std::int64_t>& ids, const std::vector<fs::path>& targets,
+                            const ClaimMoves& moves, bool recorded_first) {
   if (moves.refused) {
     log_->error("claims stopped inbox={} error={}", config_.name, quote(*moves.refused));
     backlog_until_ = mono_now() + config_.poll_interval;
@@ -587,8 +619,7 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const auto* move = i < moves.results.size() ? &moves.results[i] : nullptr;
     bool moved = move != nullptr && move->moved;
-    results.push_back({ids[i], moved ? std::optional(spool_path(ids[i], claims[i].name).string())
-                                     : std::nullopt});
+    results.push_back({ids[i], moved ? std::optional(targets[i].string()) : std::nullopt});
     if (move != nullptr && !moved && move->error_code != 0 && move->error_code != ENOENT) {
       log_->warn("claim failed inbox={} file={} error={}", config_.name, quote(claims[i].rel),
                  quote(move->error));
@@ -676,8 +707,53 @@ void Inbox::recover_claims() {
                     [this, claiming, pending](const SpoolSurvey& survey) { on_survey(claiming, pending, survey); });
 }
 
+// Matches the files of one spool folder with their jobs, among the ids the
+// folder may hold (kSpoolFolderSpan). Jobs that ended just before a crash
+// have their files moved on. Returns the folder with only the files no job
+// owns, for adoption (an empty folder no job owns is returned too, to be
+// removed); nullopt when there are none, or the queue cannot be read.
+std::optional<SpoolSurvey::Folder> Inbox::settle_spool_folder(const SpoolSurvey::Folder& folder) {
+  auto jobs = services_.store->jobs_between(folder.id, folder.id + kSpoolFolderSpan);
+  if (!jobs) {
+    log_->error("spool folder not checked inbox={} folder={} error={}", config_.name,
+                quote(folder.path.string()), quote(jobs.error().message));
+    return std::nullopt;
+  }
+  // Matched by folder and name, not by the whole path: a share mounted
+  // elsewhere now must not make waiting files look unowned.
+  std::unordered_set<std::string> owned;  // names
+  for (const auto& job : *jobs) {
+    if (job.inbox != config_.name || !job.path) continue;
+    fs::path path(*job.path);
+    if (path.parent_path().filename() != folder.path.filename()) continue;
+    owned.insert(path.filename().string());
+    // A job that ended just before a crash may still have its file here.
+    if (!queue::is_terminal(job.state)) continue;
+    log_->info("finishing interrupted outcome id={} inbox={} state={}", job.id, config_.name,
+               queue::to_string(job.state));
+    auto here = job;
+    here.path = (folder.path / path.filename()).string();
+    place_file(here);
+  }
+  SpoolSurvey::Folder unowned{folder.id, folder.path, {}};
+  for (const auto& file : folder.files) {
+    if (!owned.contains(file.first)) unowned.files.push_back(file);
+  }
+  if (unowned.files.empty() && !(folder.files.empty() && owned.empty())) return std::nullopt;
+  return unowned;
+}
+
 void Inbox::on_survey(const std::vector<queue::Job>& claiming, const std::vector<fs::path>& pending,
                       const SpoolSurvey& survey) {
+  // A folder may hold files of ids a crashed process handed out and never
+  // recorded: no claim from now on, adoptions included, is given one, so
+  // none is sent into that folder again.
+  std::int64_t past = 0;
+  for (const auto& folder : survey.folders) past = std::max(past, folder.id + kSpoolFolderSpan);
+  if (auto skipped = services_.store->skip_ids_below(past); !skipped) {
+    log_->error("claim ids not moved past the spool's folders inbox={} error={}", config_.name,
+                quote(skipped.error().message));
+  }
   std::vector<std::int64_t> ids;
   std::vector<queue::NewClaim> claims;
   std::vector<std::optional<std::string>> spooled;
@@ -698,17 +774,8 @@ void Inbox::on_survey(const std::vector<queue::Job>& claiming, const std::vector
   }
   std::vector<SpoolSurvey::Folder> orphans;
   for (const auto& folder : survey.folders) {
-    auto job = services_.store->job(folder.id);
-    if (!job) continue;
-    if (!*job || (*job)->inbox != config_.name) {
-      orphans.push_back(folder);
-      continue;
-    }
-    // A job that ended just before a crash may still have its file here.
-    if (!queue::is_terminal((*job)->state)) continue;
-    log_->info("finishing interrupted outcome id={} inbox={} state={}", folder.id, config_.name,
-               queue::to_string((*job)->state));
-    place_file(**job);
+    auto unowned = settle_spool_folder(folder);
+    if (unowned) orphans.push_back(std::move(*unowned));
   }
   if (!orphans.empty()) adopt_orphans(orphans);
   pump();
@@ -770,9 +837,10 @@ void Inbox::record_claims(const std::vector<queue::NewClaim>& claims,
 
 // Files in a spool folder that no job owns (a power loss took the claim's
 // rows before they reached the disk, or the database was replaced by an
-// older copy): each gets a job, so it is processed, not forgotten. A folder
-// whose id is free keeps it and its file stays where it is; the others are
-// claimed again under new ids (new folders, so nothing collides).
+// older copy): each gets a job, so it is processed, not forgotten. A lone
+// file in a folder whose id no job has takes that id and stays where it is;
+// the others are claimed again under new ids, each into a new folder of its
+// own, so nothing collides (a folder is removed once nothing is left in it).
 void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
   std::vector<queue::NewClaim> claims;
   std::vector<fs::path> sources;
@@ -803,7 +871,7 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
   }
   std::vector<SpoolMove> moves;
   for (std::size_t i = 0; i < claims.size(); ++i) {
-    moves.push_back({sources[i], spool_path((*ids)[i], claims[i].name), {}});
+    moves.push_back({sources[i], spool_path((*ids)[i], claims[i].name), false, {}});
     log_->warn("spooled file without a job adopted id={} inbox={} file={}", (*ids)[i], config_.name,
                quote(sources[i].string()));
   }
@@ -1364,7 +1432,7 @@ void Inbox::post_placement(const queue::Job& job) {
   bool done = job.state == queue::JobState::kDone;
   PlaceRequest request;
   request.inbox = config_.path;
-  request.from = spool_path(job.id, job.name);
+  request.from = spooled_file(job);
   if (!done) {
     request.dest_dir = config_.failed_dir;
   } else if (config_.on_success == config::OnSuccess::kMove) {
@@ -1384,9 +1452,9 @@ void Inbox::post_placement(const queue::Job& job) {
     request.keep_folder_as = free_folder(job.id);
     ++keeping_;
   }
-  auto what = "move " + request.from.string();
-  post<PlaceResult>(what, [request = std::move(request)] { return place_outcome(request); },
-                    [this, id = job.id, from = spool_path(job.id, job.name), keep](const PlaceResult& placed) {
+  auto from = request.from;
+  post<PlaceResult>("move " + from.string(), [request = std::move(request)] { return place_outcome(request); },
+                    [this, id = job.id, from, keep](const PlaceResult& placed) {
                       if (keep) --keeping_;
                       if (placed.kept_folder && available_) kept_folders_.push_back(id);
                       on_placed(id, from, placed);

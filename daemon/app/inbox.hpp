@@ -193,15 +193,23 @@ class Inbox {
 
   // Claiming.
   void claim_batch(const std::vector<watcher::FileInfo>& files);
+  std::vector<SpoolMove> spool_moves(const std::vector<queue::NewClaim>& claims,
+                                     const std::vector<std::int64_t>& ids, bool share_folders);
   void on_claims_moved(const std::vector<queue::NewClaim>& claims, const std::vector<std::int64_t>& ids,
-                       const ClaimMoves& moves, bool recorded_first);
+                       const std::vector<std::filesystem::path>& targets, const ClaimMoves& moves,
+                       bool recorded_first);
   std::filesystem::path spool_dir() const;
-  std::filesystem::path spool_path(std::int64_t job_id, std::string_view name) const;
+  // spool/<folder_id>/<name>; folder_id is the job's own id unless the job
+  // shares a folder with the files claimed with it (see kSpoolFolderSpan).
+  std::filesystem::path spool_path(std::int64_t folder_id, std::string_view name) const;
+  // Where a job's file waits while it is in the spool.
+  std::filesystem::path spooled_file(const queue::Job& job) const;
   // spool/.free-<id>: the emptied folder of job `job_id`, kept for reuse.
   std::filesystem::path free_folder(std::int64_t job_id) const;
   void recover_claims();
   void on_survey(const std::vector<queue::Job>& claiming, const std::vector<std::filesystem::path>& pending,
                  const SpoolSurvey& survey);
+  std::optional<SpoolSurvey::Folder> settle_spool_folder(const SpoolSurvey::Folder& folder);
   void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
   // A claimed file and what its claim found: the name of the file that
   // replaced it between examination and rename (empty if none).

@@ -565,15 +565,25 @@ Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
 
 // The database is read once, at the first reservation; after that every
 // new row comes through this store, which keeps next_id_ past them all.
+Result<void> QueueStore::read_next_id() {
+  if (next_id_ != 0) return {};
+  auto last = select_int(db_, sql::kLastJobId, [](sqlite::Statement&) {});
+  if (!last) return fail(with_context("reserve_ids", last.error()));
+  next_id_ = last->value_or(0) + 1;
+  return {};
+}
+
 Result<std::vector<std::int64_t>> QueueStore::reserve_ids(std::size_t count) {
-  if (next_id_ == 0) {
-    auto last = select_int(db_, sql::kLastJobId, [](sqlite::Statement&) {});
-    if (!last) return fail(with_context("reserve_ids", last.error()));
-    next_id_ = last->value_or(0) + 1;
-  }
+  if (auto read = read_next_id(); !read) return fail(read.error());
   std::vector<std::int64_t> ids(count);
   for (auto& id : ids) id = next_id_++;
   return ids;
+}
+
+Result<void> QueueStore::skip_ids_below(std::int64_t id) {
+  if (auto read = read_next_id(); !read) return read;
+  next_id_ = std::max(next_id_, id);
+  return {};
 }
 
 Result<std::vector<std::int64_t>> QueueStore::begin_claims(std::span<const NewClaim> claims,
@@ -746,6 +756,15 @@ Result<std::optional<Job>> QueueStore::job(std::int64_t id) {
   if (!found) return fail(with_context(fmt::format("job id={}", id), found.error()));
   if (found->empty()) return std::optional<Job>{};
   return std::optional<Job>(std::move(found->front()));
+}
+
+Result<std::vector<Job>> QueueStore::jobs_between(std::int64_t first, std::int64_t end) {
+  auto found = select_jobs(db_, sql::kJobsBetween, [&](auto& stmt) {
+    stmt.bind_int(1, first);
+    stmt.bind_int(2, end);
+  });
+  if (!found) return fail(with_context(fmt::format("jobs id={}..{}", first, end - 1), found.error()));
+  return found;
 }
 
 Result<std::vector<Attempt>> QueueStore::attempts(std::int64_t job_id) {

@@ -143,15 +143,21 @@ class QueueStore {
   // before, with no write. An id handed out and never recorded is skipped,
   // never reused.
   Result<std::vector<std::int64_t>> reserve_ids(std::size_t count);
+  // Ids reserved from now on are `id` or above. Ids a crashed process
+  // handed out and never recorded may name spool folders that still hold
+  // its files; a new claim must not be given one of those.
+  Result<void> skip_ids_below(std::int64_t id);
 
   // A file whose rel is its name is claimed in one transaction after its
   // rename, since the spool holds everything such a claim records:
   // 1. the caller takes ids from reserve_ids;
-  // 2. renames each file into the spool (spool path derived from the id);
+  // 2. renames each file into the spool (its folder named after its id, or
+  //    after the first id of the batch when they share one);
   // 3. record_claims records the renamed files as `queued` jobs.
-  // A crash between 2 and 3 leaves a spool folder without a job, which the
-  // spool survey adopts under the folder's id (Inbox::adopt_orphans), as
-  // after a power loss; record_claims is also how such a folder is adopted.
+  // A crash between 2 and 3 leaves spooled files without a job, which the
+  // spool survey adopts (Inbox::adopt_orphans), as after a power loss; a
+  // lone file is recorded where it is, under its folder's id, through
+  // record_claims.
   // Fails (constraint), recording none, when an id belongs to a job already.
   struct SpooledClaim {
     std::int64_t id = 0;
@@ -235,6 +241,8 @@ class QueueStore {
 
   // --- Queries ------------------------------------------------------------
   Result<std::optional<Job>> job(std::int64_t id);
+  // Jobs with first <= id < end, by id (one walk of the table's b-tree).
+  Result<std::vector<Job>> jobs_between(std::int64_t first, std::int64_t end);
   Result<std::vector<Attempt>> attempts(std::int64_t job_id);
   struct JobFilter {
     std::optional<std::string> inbox = std::nullopt;
@@ -289,6 +297,7 @@ class QueueStore {
   Durability durability_;
   std::function<void()> on_commit_;
   int batch_depth_ = 0;
+  Result<void> read_next_id();  // sets next_id_ from the database once
   std::int64_t next_id_ = 0;  // the next id reserve_ids may hand out; 0 until it read the database
   std::uint64_t page_size_ = 4096;
   std::uint64_t wal_bytes_ = 0;  // see wal_bytes()

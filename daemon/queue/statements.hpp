@@ -24,7 +24,8 @@ inline constexpr const char* kJobColumns = INBOXD_QUEUE_JOB_COLUMNS;
 // --- Claims -------------------------------------------------------------------
 
 // Every new row takes an id from QueueStore::reserve_ids: ids are known
-// before a file's rename, which names its spool folder after the id.
+// before a file's rename, which names its spool folder after the id (or
+// after the first id of its batch, see app::kSpoolFolderSpan).
 inline constexpr const char* kInsertClaim =
     "INSERT INTO jobs (id, inbox, name, rel, state, size, created_at, updated_at, due_at) "
     "VALUES (?6, ?1, ?2, ?3, 'claiming', ?4, ?5, ?5, ?5)";
@@ -105,6 +106,9 @@ inline constexpr const char* kSetPath =
 
 inline constexpr const char* kJob =
     "SELECT " INBOXD_QUEUE_JOB_COLUMNS " FROM jobs WHERE id = ?1 AND state <> 'claiming'";
+
+inline constexpr const char* kJobsBetween =
+    "SELECT " INBOXD_QUEUE_JOB_COLUMNS " FROM jobs WHERE id >= ?1 AND id < ?2 AND state <> 'claiming'";
 
 inline constexpr const char* kAttempts =
     "SELECT " INBOXD_QUEUE_ATTEMPT_COLUMNS " FROM attempts WHERE job_id = ?1 ORDER BY attempt";

@@ -8,10 +8,12 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -54,10 +56,11 @@ std::map<std::string, int> job_states(const fs::path& db_file, std::string* inte
   return states;
 }
 
-// Starts and stops the daemon once, so that it makes its spool, leaves a
-// file there in folder 9999 as if a power loss took its job's row, and
-// starts the daemon again. Returns the spool.
-fs::path start_with_orphan(DaemonFixture& d, const std::string& name, const std::string& content) {
+// Starts and stops the daemon once, so that it makes its spool, leaves
+// files there in `folder` as if a power loss took their jobs' rows, and
+// starts the daemon again. `files`: name, content. Returns the spool.
+fs::path start_with_orphans(DaemonFixture& d, const std::string& folder,
+                            const std::map<std::string, std::string>& files) {
   d.start();
   REQUIRE(d.wait_until([&] { return fs::exists(d.inbox() / ".inboxd"); }));
   REQUIRE(d.stop() == 0);
@@ -66,8 +69,8 @@ fs::path start_with_orphan(DaemonFixture& d, const std::string& name, const std:
     spool = instance.path() / "spool";
   }
   REQUIRE(!spool.empty());
-  fs::create_directories(spool / "9999");
-  std::ofstream(spool / "9999" / name) << content;
+  fs::create_directories(spool / folder);
+  for (const auto& [name, content] : files) std::ofstream(spool / folder / name) << content;
   d.start();
   return spool;
 }
@@ -181,7 +184,7 @@ TEST_CASE("an adopted spooled file over max_file_size fails as too large, never 
           "[crash][recovery]") {
   DaemonFixture d;
   d.configure({count_handler()}, "settle: 0\nmax_file_size: 1KiB");
-  start_with_orphan(d, "big.pdf", std::string(2048, 'x'));
+  start_with_orphans(d, "9999", {{"big.pdf", std::string(2048, 'x')}});
   REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2; }));
   CHECK(d.stop() == 0);
   CHECK(d.handler_runs().empty());
@@ -211,10 +214,74 @@ TEST_CASE("a spooled file without a job gets one, and a job whose file vanished 
           "[crash][recovery]") {
   DaemonFixture d;
   d.configure({count_handler()}, "settle: 0\nconcurrency: 1");
-  auto spool = start_with_orphan(d, "orphan.pdf", "left behind");
+  auto spool = start_with_orphans(d, "9999", {{"orphan.pdf", "left behind"}});
   REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"orphan.pdf"}; }));
   CHECK(DaemonFixture::read_file(d.done() / "orphan.pdf") == "left behind");
   CHECK_FALSE(fs::exists(spool / "9999"));
+}
+
+// The spool's numbered folders (those of jobs) and the files in each.
+std::map<fs::path, std::vector<std::string>> spool_folders(const DaemonFixture& d) {
+  std::map<fs::path, std::vector<std::string>> folders;
+  for (const auto& instance : fs::directory_iterator(d.inbox() / ".inboxd")) {
+    for (const auto& folder : fs::directory_iterator(instance.path() / "spool")) {
+      auto name = folder.path().filename().string();
+      if (name.find_first_not_of("0123456789") == std::string::npos) {
+        folders[folder.path()] = DaemonFixture::files_in(folder.path());
+      }
+    }
+  }
+  return folders;
+}
+
+TEST_CASE("files claimed together share a spool folder, and after a crash only its file without a job "
+          "is adopted",
+          "[crash][recovery]") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
+  d.block_handlers();
+  for (const std::string name : {"a.txt", "b.txt", "c.txt"}) d.drop(name, name);
+  d.start();
+  std::map<fs::path, std::vector<std::string>> folders;
+  REQUIRE(d.wait_until([&] {
+    folders = spool_folders(d);
+    return folders.size() == 1 && folders.begin()->second.size() == 3;
+  }));
+  auto one_run = [&] {
+    auto records = DaemonFixture::files_in(d.records());
+    return std::any_of(records.begin(), records.end(), [](const auto& r) { return r.ends_with(".args"); });
+  };
+  REQUIRE(d.wait_until(one_run));
+  d.kill_hard();
+  // As if a power loss took this file's job row but not its rename.
+  std::ofstream(folders.begin()->first / "lost.txt") << "lost";
+  d.start();
+  d.unblock_handlers();
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 4; }));
+  CHECK(d.files_in(d.done()) == std::vector<std::string>{"a.txt", "b.txt", "c.txt", "lost.txt"});
+  std::set<std::string> jobs;
+  for (const auto& record : DaemonFixture::files_in(d.records())) {
+    if (record.ends_with(".args")) jobs.insert(record.substr(0, record.find('.')));
+  }
+  CHECK(jobs.size() == 4);  // the interrupted job ran again; none ran as two jobs
+  CHECK(job_states(d.root() / "state" / "queue.db") == std::map<std::string, int>{{"done", 4}});
+  REQUIRE(d.stop() == 0);
+  CHECK(spool_folders(d).empty());
+}
+
+// The crashed process had handed out ids 1 and 2 and recorded neither; the
+// next ones it hands out are those again, unless it looks at the spool.
+TEST_CASE("every file of a claim batch that was never recorded is adopted, none left in its folder",
+          "[crash][recovery]") {
+  DaemonFixture d;
+  d.configure({count_handler()}, "settle: 0\nconcurrency: 1");
+  auto spool = start_with_orphans(d, "1", {{"a.txt", "a"}, {"b.txt", "b"}});
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 2; }));
+  CHECK(d.files_in(d.done()) == std::vector<std::string>{"a.txt", "b.txt"});
+  CHECK(DaemonFixture::read_file(d.done() / "a.txt") == "a");
+  CHECK(d.handler_runs().size() == 2);
+  REQUIRE(d.stop() == 0);
+  CHECK_FALSE(fs::exists(spool / "1"));
 }
 
 TEST_CASE("a queued job whose spooled file was removed fails with the reason",

@@ -1,5 +1,6 @@
-// Claims into the spool, on a real temporary folder: a claim takes a new
-// spool folder or nothing.
+// Claims into the spool and outcomes out of it, on a real temporary folder:
+// a batch of claims takes new spool folders or nothing, and a folder is
+// kept for reuse only once it is empty.
 
 #include <unistd.h>
 
@@ -51,7 +52,7 @@ TEST_CASE("a claim moves each file into a new spool folder named after its job",
           "[folder_tasks]") {
   InboxFolder f;
   auto dropped = f.put(f.root() / "scan.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", {}}}, {});
+  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", false, {}}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
   CHECK_FALSE(fs::exists(dropped));
@@ -63,7 +64,7 @@ TEST_CASE("a claim never moves a file into a spool folder that exists already", 
   // Left by a job whose row a power loss took: its file waits for adoption.
   auto waiting = f.put(f.spool() / "7" / "scan.pdf", "waiting");
   auto dropped = f.put(f.root() / "scan.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", {}}}, {});
+  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", false, {}}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
@@ -92,7 +93,7 @@ TEST_CASE("a finished job's emptied spool folder is kept, and the next claim tak
 
   auto dropped = f.put(f.root() / "next.pdf", "next");
   auto moved = move_into_spool(f.root(), f.spool(),
-                               {{dropped, f.spool() / "8" / "next.pdf", f.spool() / ".free-7"}}, {});
+                               {{dropped, f.spool() / "8" / "next.pdf", false, f.spool() / ".free-7"}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
   CHECK(read_file(f.spool() / "8" / "next.pdf") == "next");
@@ -120,10 +121,98 @@ TEST_CASE("a kept folder never lands on a spool folder that exists already", "[f
   auto waiting = f.put(f.spool() / "8" / "next.pdf", "waiting");
   auto dropped = f.put(f.root() / "next.pdf", "new");
   auto moved = move_into_spool(f.root(), f.spool(),
-                               {{dropped, f.spool() / "8" / "next.pdf", f.spool() / ".free-3"}}, {});
+                               {{dropped, f.spool() / "8" / "next.pdf", false, f.spool() / ".free-3"}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
   CHECK(read_file(waiting) == "waiting");
   CHECK(read_file(dropped) == "new");
+}
+
+TEST_CASE("files claimed together share one spool folder, each under its own name", "[folder_tasks]") {
+  InboxFolder f;
+  auto a = f.put(f.root() / "a.pdf", "a");
+  auto b = f.put(f.root() / "b.pdf", "b");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{a, f.spool() / "7" / "a.pdf", false, {}}, {b, f.spool() / "7" / "b.pdf", true, {}}},
+                               {});
+  REQUIRE(moved.results.size() == 2);
+  CHECK(moved.results[0].moved);
+  CHECK(moved.results[1].moved);
+  CHECK(read_file(f.spool() / "7" / "a.pdf") == "a");
+  CHECK(read_file(f.spool() / "7" / "b.pdf") == "b");
+}
+
+TEST_CASE("a file never joins a spool folder that existed before its batch", "[folder_tasks]") {
+  InboxFolder f;
+  auto waiting = f.put(f.spool() / "7" / "b.pdf", "waiting");
+  auto a = f.put(f.root() / "a.pdf", "a");
+  auto b = f.put(f.root() / "b.pdf", "b");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{a, f.spool() / "7" / "a.pdf", false, {}}, {b, f.spool() / "7" / "b.pdf", true, {}}},
+                               {});
+  REQUIRE(moved.results.size() == 2);
+  CHECK(moved.results[0].error_code == EEXIST);
+  CHECK(moved.results[1].error_code == EEXIST);
+  CHECK(read_file(a) == "a");
+  CHECK(read_file(b) == "b");
+  CHECK(read_file(waiting) == "waiting");
+  CHECK_FALSE(fs::exists(f.spool() / "7" / "a.pdf"));
+}
+
+TEST_CASE("a file joining a spool folder never replaces one of the same name there", "[folder_tasks]") {
+  InboxFolder f;
+  // Two names that one filesystem might take for the same file.
+  auto first = f.put(f.root() / "a.pdf", "first");
+  auto second = f.put(f.root() / "sub" / "a.pdf", "second");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{first, f.spool() / "7" / "a.pdf", false, {}},
+                                {second, f.spool() / "7" / "a.pdf", true, {}}},
+                               {});
+  REQUIRE(moved.results.size() == 2);
+  CHECK(moved.results[0].moved);
+  CHECK(moved.results[1].error_code == EEXIST);
+  CHECK(read_file(f.spool() / "7" / "a.pdf") == "first");
+  CHECK(read_file(second) == "second");
+}
+
+TEST_CASE("a spool folder that took no file of its batch is removed again", "[folder_tasks]") {
+  InboxFolder f;
+  auto b = f.put(f.root() / "b.pdf", "b");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{f.root() / "gone.pdf", f.spool() / "7" / "gone.pdf", false, {}},
+                                {f.root() / "gone2.pdf", f.spool() / "7" / "gone2.pdf", true, {}},
+                                {b, f.spool() / "9" / "b.pdf", false, {}}},
+                               {});
+  REQUIRE(moved.results.size() == 3);
+  CHECK(moved.results[0].error_code == ENOENT);
+  CHECK(moved.results[1].error_code == ENOENT);
+  CHECK(moved.results[2].moved);
+  CHECK_FALSE(fs::exists(f.spool() / "7"));
+  CHECK(read_file(f.spool() / "9" / "b.pdf") == "b");
+}
+
+TEST_CASE("a shared spool folder is kept for reuse only once its last file has left", "[folder_tasks]") {
+  InboxFolder f;
+  auto a = f.put(f.spool() / "7" / "a.pdf", "a");
+  auto b = f.put(f.spool() / "7" / "b.pdf", "b");
+  auto place = [&](const fs::path& from, const std::string& rel, int id) {
+    PlaceRequest request;
+    request.inbox = f.root();
+    request.from = from;
+    request.dest_dir = f.root() / "done";
+    request.rel = rel;
+    request.keep_folder_as = f.spool() / (".free-" + std::to_string(id));
+    return place_outcome(request);
+  };
+  auto first = place(a, "a.pdf", 7);
+  CHECK_FALSE(first.error);
+  CHECK_FALSE(first.kept_folder);
+  CHECK(read_file(b) == "b");  // still where its job expects it
+  auto last = place(b, "b.pdf", 8);
+  CHECK_FALSE(last.error);
+  CHECK(last.kept_folder == f.spool() / ".free-8");
+  CHECK_FALSE(fs::exists(f.spool() / "7"));
+  CHECK(read_file(f.root() / "done" / "a.pdf") == "a");
+  CHECK(read_file(f.root() / "done" / "b.pdf") == "b");
 }

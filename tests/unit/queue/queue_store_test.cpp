@@ -139,6 +139,29 @@ TEST_CASE("reserved ids go past an id recorded from outside the reservation", "[
   CHECK(must(q.store().reserve_ids(1)) == Ids{901});
 }
 
+TEST_CASE("ids skipped below a spool folder's span are never reserved, and skipping never goes back",
+          "[queue][claim]") {
+  QueueFixture q;
+  auto used = q.claim("a.pdf");
+  must(q.store().skip_ids_below(used + 1000));
+  CHECK(must(q.store().reserve_ids(2)) == Ids{used + 1000, used + 1001});
+  must(q.store().skip_ids_below(used + 5));
+  CHECK(must(q.store().reserve_ids(1)) == Ids{used + 1002});
+}
+
+TEST_CASE("jobs between two ids are listed by id, claims in progress left out", "[queue][claim]") {
+  QueueFixture q;
+  auto a = q.claim("a.pdf");
+  auto b = q.claim("b.pdf");
+  must(q.store().begin_claims(std::vector<NewClaim>{{kInbox, "c.pdf", "sub/c.pdf", 1}}, kT0));
+  auto d = q.claim("d.pdf");
+  auto found = must(q.store().jobs_between(a, d));
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].id == a);
+  CHECK(found[1].id == b);
+  CHECK(must(q.store().jobs_between(a + 1, d + 1)).size() == 2);  // b and d; c is still claiming
+}
+
 TEST_CASE("a batch of recorded claims with one taken id records none", "[queue][claim]") {
   QueueFixture q;
   auto taken = q.claim("mine.pdf");
