@@ -120,6 +120,7 @@ SpoolMoveResult move_one(const SpoolMove& move, const Result<void>& folder) {
   if (!folder) {
     result.error_code = folder.error().code;
     result.error = folder.error().message;
+    result.retry = result.error_code == EEXIST;
     return result;
   }
   int rc = move.joins_folder
@@ -128,6 +129,9 @@ SpoolMoveResult move_one(const SpoolMove& move, const Result<void>& folder) {
   if (rc != 0) {
     result.error_code = errno;
     result.error = sys_error("rename", move.from.string(), result.error_code).message;
+    struct stat st {};
+    result.retry = result.error_code == EEXIST ||
+                   (move.joins_folder && ::lstat(move.target.parent_path().c_str(), &st) != 0);
     return result;
   }
   result.moved = true;
@@ -145,8 +149,8 @@ SpoolMoveResult move_one(const SpoolMove& move, const Result<void>& folder) {
 
 }  // namespace
 
-// Each move that does not join the folder before it makes one; a folder
-// that took no file is removed again once its last move has been tried.
+// Each move that does not join a folder makes one; a folder made here that
+// took no file is removed again once its last move has been tried.
 ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
                            const std::vector<SpoolMove>& moves,
                            const std::vector<fs::path>& remove_dirs) {
@@ -157,15 +161,17 @@ ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
     return result;
   }
   result.results.reserve(moves.size());
-  Result<void> folder = fail("no spool folder made");
+  Result<void> folder;  // a folder joined first was made by an earlier batch
+  bool made = false;
   bool filled = false;
   auto close_folder = [&](const fs::path& target) {
-    if (folder && !filled) ::rmdir(target.parent_path().c_str());
+    if (made && folder && !filled) ::rmdir(target.parent_path().c_str());
   };
   for (std::size_t i = 0; i < moves.size(); ++i) {
     if (!moves[i].joins_folder) {
       if (i > 0) close_folder(moves[i - 1].target);
       folder = make_spool_folder(moves[i]);
+      made = true;
       filled = false;
     }
     result.results.push_back(move_one(moves[i], folder));
@@ -271,9 +277,10 @@ PlaceResult place_outcome(const PlaceRequest& request) {
     }
     result.final_path = *moved;
   }
-  // Claims and take-backs into this folder run on this thread too, so it
-  // stays empty between the look and the rename. rmdir refuses a folder
-  // that other files still share.
+  // Files enter a spool folder only in the claim batch that made it (over
+  // before any of its jobs can end) and by take-backs, which run on this
+  // thread too: an empty folder stays empty between the look and the
+  // rename. rmdir refuses a folder that other files still share.
   auto folder = request.from.parent_path();
   std::error_code ec;
   if (request.keep_folder_as && fs::is_empty(folder, ec) &&

@@ -68,20 +68,21 @@ StatResults stat_files(const std::filesystem::path& root, const std::vector<std:
 inline constexpr std::string_view kFreeFolderPrefix = ".free-";
 
 // A spool folder is named after the first job whose file it took; the files
-// of one claim batch share folders (a mkdir costs several times a rename),
-// so a folder spool/<F> holds files of jobs F to F + kSpoolFolderSpan - 1
-// only, each under a name of its own. The spool survey relies on this to
-// find a file's job without an index on paths.
+// claimed after it join it (a mkdir costs several times a rename) until one
+// of its files leaves the spool, so a folder spool/<F> holds files of jobs
+// F to F + kSpoolFolderSpan - 1 only, each under a name of its own. The
+// spool survey relies on this to find a file's job without an index on
+// paths.
 inline constexpr std::int64_t kSpoolFolderSpan = 1000;
 
 struct SpoolMove {
   std::filesystem::path from;
   std::filesystem::path target;  // spool/<folder id>/<name>
-  // The target's folder is the one the move before this one made (the same
-  // claim batch): the file is renamed into it, never over a file there
-  // (RENAME_NOREPLACE, so local filesystems only), and fails with that
-  // move's error when the folder could not be made. Otherwise the folder is
-  // made for this move and must be new.
+  // The target's folder exists already, made by an earlier move of this
+  // batch or of an earlier one: the file is renamed into it, never over a
+  // file there (RENAME_NOREPLACE, so local filesystems only), and fails with
+  // the making move's error when this batch could not make it. Otherwise
+  // the folder is made for this move and must be new.
   bool joins_folder = false;
   // An empty spool folder left by a finished job (spool/.free-<id>), renamed
   // to the target's folder instead of making a new one: a rename of a folder
@@ -93,6 +94,9 @@ struct SpoolMoveResult {
   bool moved = false;
   int error_code = 0;        // errno of a failed rename
   std::string error;         // its message
+  // Not moved, but the file is still where it was: its target (or the
+  // folder it was to join) was taken or gone. Claim it again, under a new id.
+  bool retry = false;
   std::string replaced_by;   // moved, but it is not a regular file now ("a symlink")
 };
 struct ClaimMoves {

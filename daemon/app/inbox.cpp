@@ -144,6 +144,15 @@ fs::path Inbox::spool_path(std::int64_t folder_id, std::string_view name) const 
   return spool_dir() / std::to_string(folder_id) / std::string(name);
 }
 
+// No file joins the open folder once one of its files leaves the spool (or
+// a claim into it failed): the move out may keep or remove the folder on
+// the folder thread when it finds it empty, and must not race with a join.
+void Inbox::close_open_folder(const fs::path& file) {
+  if (open_folder_ && file.parent_path() == spool_dir() / std::to_string(open_folder_->id)) {
+    open_folder_.reset();
+  }
+}
+
 fs::path Inbox::spooled_file(const queue::Job& job) const {
   return job.path ? fs::path(*job.path) : spool_path(job.id, job.name);
 }
@@ -223,6 +232,7 @@ void Inbox::reopen() {
   uv_timer_stop(scan_timer_.get());
   available_ = false;
   kept_folders_.clear();
+  open_folder_.reset();
   publish_state();
   start();
 }
@@ -524,8 +534,8 @@ void Inbox::on_settle_stats(const StatResults& stats) {
 // Order, chosen so that a crash at any point loses nothing and runs nothing
 // twice (QueueStore's claim notes have the details):
 //   - a file at the top of the inbox is renamed into spool/<F>/<name> under
-//     an id reserved for it (F is that id, or on a local disk the first id
-//     of the batch, whose files share the folder), then recorded `queued`
+//     an id reserved for it (F is that id, or on a local disk that of the
+//     first file in the open folder, see spool_moves), then recorded `queued`
 //     (one transaction for the batch); after a crash in between, the spool
 //     survey adopts the files no job owns;
 //   - a batch with a file in a subfolder is recorded as `claiming` first, so
@@ -582,23 +592,19 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
                    });
 }
 
-// Where a batch's files go: with `share_folders`, one folder for as many
-// files in a row as have names of their own (and at most kSpoolFolderSpan),
-// named after the first one's job; otherwise a folder per file. Each new
-// folder is a kept empty one when there is one.
+// Where a batch's files go: with `share_folders`, into the open folder as
+// long as their names are new there and their ids within its span, else
+// into a new folder that becomes the open one; otherwise a folder per file.
+// Each new folder is a kept empty one when there is one.
 std::vector<SpoolMove> Inbox::spool_moves(const std::vector<queue::NewClaim>& claims,
                                           const std::vector<std::int64_t>& ids, bool share_folders) {
   std::vector<SpoolMove> moves;
   moves.reserve(claims.size());
-  std::unordered_set<std::string_view> names;  // in the current folder
-  std::int64_t folder = 0;
   for (std::size_t i = 0; i < claims.size(); ++i) {
-    bool joins = share_folders && !moves.empty() && ids[i] - folder < kSpoolFolderSpan &&
-                 names.insert(claims[i].name).second;
-    if (!joins) {
-      folder = ids[i];
-      names = {claims[i].name};
-    }
+    bool joins = share_folders && open_folder_ && ids[i] - open_folder_->id < kSpoolFolderSpan &&
+                 open_folder_->names.insert(claims[i].name).second;
+    auto folder = joins ? open_folder_->id : ids[i];
+    if (share_folders && !joins) open_folder_ = OpenFolder{ids[i], {claims[i].name}};
     moves.push_back({config_.path / claims[i].rel, spool_path(folder, claims[i].name), joins, {}});
     if (!joins && !kept_folders_.empty()) {
       moves.back().reuse = free_folder(kept_folders_.back());
@@ -619,6 +625,7 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const auto* move = i < moves.results.size() ? &moves.results[i] : nullptr;
     bool moved = move != nullptr && move->moved;
+    if (!moved) close_open_folder(targets[i]);  // it may be gone, or taken
     results.push_back({ids[i], moved ? std::optional(targets[i].string()) : std::nullopt});
     if (move != nullptr && !moved && move->error_code != 0 && move->error_code != ENOENT) {
       log_->warn("claim failed inbox={} file={} error={}", config_.name, quote(claims[i].rel),
@@ -629,7 +636,7 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
   for (std::size_t i = 0; i < claims.size(); ++i) {
     // A spool folder that exists already (see move_one) is no reason to
     // give up on the file: its next claim gets a new id.
-    if (i < moves.results.size() && moves.results[i].error_code == EEXIST) continue;
+    if (i < moves.results.size() && moves.results[i].retry) continue;
     settle_.forget(claims[i].rel);
     if (!results[i].spool_path) continue;
     claimed.push_back(claimed_file(ids[i], claims[i], *results[i].spool_path));
@@ -1453,6 +1460,7 @@ void Inbox::post_placement(const queue::Job& job) {
     ++keeping_;
   }
   auto from = request.from;
+  close_open_folder(from);
   post<PlaceResult>("move " + from.string(), [request = std::move(request)] { return place_outcome(request); },
                     [this, id = job.id, from, keep](const PlaceResult& placed) {
                       if (keep) --keeping_;

@@ -31,6 +31,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -204,6 +205,7 @@ class Inbox {
   std::filesystem::path spool_path(std::int64_t folder_id, std::string_view name) const;
   // Where a job's file waits while it is in the spool.
   std::filesystem::path spooled_file(const queue::Job& job) const;
+  void close_open_folder(const std::filesystem::path& file);
   // spool/.free-<id>: the emptied folder of job `job_id`, kept for reuse.
   std::filesystem::path free_folder(std::int64_t job_id) const;
   void recover_claims();
@@ -320,6 +322,13 @@ class Inbox {
   bool pump_again_ = false;             // pump() was asked for meanwhile
   std::vector<std::int64_t> kept_folders_;  // ids of empty spool folders to reuse (free_folder)
   std::size_t keeping_ = 0;             // placements that may keep their folder
+  // The spool folder that claims join (see kSpoolFolderSpan): its id and
+  // the names in it. Local disks only.
+  struct OpenFolder {
+    std::int64_t id = 0;
+    std::unordered_set<std::string> names;
+  };
+  std::optional<OpenFolder> open_folder_;
   int committing_ = 0;                  // placements waiting for their outcome's sync
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox
   std::set<std::int64_t> taking_back_;  // admin retry moving the file back

@@ -152,7 +152,7 @@ class QueueStore {
   // rename, since the spool holds everything such a claim records:
   // 1. the caller takes ids from reserve_ids;
   // 2. renames each file into the spool (its folder named after its id, or
-  //    after the first id of the batch when they share one);
+  //    after the first id of the files that share it);
   // 3. record_claims records the renamed files as `queued` jobs.
   // A crash between 2 and 3 leaves spooled files without a job, which the
   // spool survey adopts (Inbox::adopt_orphans), as after a power loss; a

@@ -25,7 +25,7 @@ inline constexpr const char* kJobColumns = INBOXD_QUEUE_JOB_COLUMNS;
 
 // Every new row takes an id from QueueStore::reserve_ids: ids are known
 // before a file's rename, which names its spool folder after the id (or
-// after the first id of its batch, see app::kSpoolFolderSpan).
+// after the id of the first file in a shared folder, see app::kSpoolFolderSpan).
 inline constexpr const char* kInsertClaim =
     "INSERT INTO jobs (id, inbox, name, rel, state, size, created_at, updated_at, due_at) "
     "VALUES (?6, ?1, ?2, ?3, 'claiming', ?4, ?5, ?5, ?5)";

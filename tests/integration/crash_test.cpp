@@ -269,6 +269,27 @@ TEST_CASE("files claimed together share a spool folder, and after a crash only i
   CHECK(spool_folders(d).empty());
 }
 
+TEST_CASE("files claimed one after another share a spool folder until a file leaves it", "[recovery]") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
+  d.block_handlers();
+  d.start();
+  for (const std::string name : {"a.txt", "b.txt", "c.txt"}) {
+    d.drop(name, name);
+    REQUIRE(d.wait_until([&] { return !fs::exists(d.inbox() / name); }));  // claimed on its own
+  }
+  auto folders = spool_folders(d);
+  REQUIRE(folders.size() == 1);
+  CHECK(folders.begin()->second == std::vector<std::string>{"a.txt", "b.txt", "c.txt"});
+  d.unblock_handlers();
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 3; }));
+  d.drop("d.txt", "d");  // claims go on once the shared folder is closed
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 4; }));
+  REQUIRE(d.stop() == 0);
+  CHECK(spool_folders(d).empty());
+  CHECK(DaemonFixture::read_file(d.done() / "c.txt") == "c.txt");
+}
+
 // The crashed process had handed out ids 1 and 2 and recorded neither; the
 // next ones it hands out are those again, unless it looks at the spool.
 TEST_CASE("every file of a claim batch that was never recorded is adopted, none left in its folder",

@@ -154,10 +154,30 @@ TEST_CASE("a file never joins a spool folder that existed before its batch", "[f
   REQUIRE(moved.results.size() == 2);
   CHECK(moved.results[0].error_code == EEXIST);
   CHECK(moved.results[1].error_code == EEXIST);
+  CHECK(moved.results[1].retry);
   CHECK(read_file(a) == "a");
   CHECK(read_file(b) == "b");
   CHECK(read_file(waiting) == "waiting");
   CHECK_FALSE(fs::exists(f.spool() / "7" / "a.pdf"));
+}
+
+TEST_CASE("a later batch joins the folder an earlier one made, and a file whose folder is gone is "
+          "left to be claimed again",
+          "[folder_tasks]") {
+  InboxFolder f;
+  f.put(f.spool() / "7" / "a.pdf", "a");
+  auto b = f.put(f.root() / "b.pdf", "b");
+  auto c = f.put(f.root() / "c.pdf", "c");
+  auto moved = move_into_spool(f.root(), f.spool(),
+                               {{b, f.spool() / "7" / "b.pdf", true, {}}, {c, f.spool() / "8" / "c.pdf", true, {}}},
+                               {});
+  REQUIRE(moved.results.size() == 2);
+  CHECK(moved.results[0].moved);
+  CHECK(read_file(f.spool() / "7" / "b.pdf") == "b");
+  CHECK_FALSE(moved.results[1].moved);
+  CHECK(moved.results[1].retry);  // folder 8 is not there: the file stays for its next claim
+  CHECK(read_file(c) == "c");
+  CHECK(fs::exists(f.spool() / "7" / "a.pdf"));
 }
 
 TEST_CASE("a file joining a spool folder never replaces one of the same name there", "[folder_tasks]") {
@@ -172,6 +192,7 @@ TEST_CASE("a file joining a spool folder never replaces one of the same name the
   REQUIRE(moved.results.size() == 2);
   CHECK(moved.results[0].moved);
   CHECK(moved.results[1].error_code == EEXIST);
+  CHECK(moved.results[1].retry);
   CHECK(read_file(f.spool() / "7" / "a.pdf") == "first");
   CHECK(read_file(second) == "second");
 }
@@ -186,6 +207,7 @@ TEST_CASE("a spool folder that took no file of its batch is removed again", "[fo
                                {});
   REQUIRE(moved.results.size() == 3);
   CHECK(moved.results[0].error_code == ENOENT);
+  CHECK_FALSE(moved.results[0].retry);  // the file is gone, not the folder
   CHECK(moved.results[1].error_code == ENOENT);
   CHECK(moved.results[2].moved);
   CHECK_FALSE(fs::exists(f.spool() / "7"));
