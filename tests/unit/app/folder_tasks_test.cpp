@@ -41,6 +41,13 @@ class InboxFolder {
     std::ofstream(file) << content;
     return file;
   }
+  // A move of `file` into spool/<folder>/ under its own name.
+  SpoolMove into(const fs::path& file, const std::string& folder, bool joins = false) const {
+    return {file, spool() / folder / file.filename(), joins, {}};
+  }
+  inboxd::app::ClaimMoves claim(const std::vector<SpoolMove>& moves) const {
+    return move_into_spool(root_, spool(), moves, {});
+  }
 
  private:
   fs::path root_;
@@ -52,7 +59,7 @@ TEST_CASE("a claim moves each file into a new spool folder named after its job",
           "[folder_tasks]") {
   InboxFolder f;
   auto dropped = f.put(f.root() / "scan.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", false, {}}}, {});
+  auto moved = f.claim({f.into(dropped, "7")});
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
   CHECK_FALSE(fs::exists(dropped));
@@ -64,7 +71,7 @@ TEST_CASE("a claim never moves a file into a spool folder that exists already", 
   // Left by a job whose row a power loss took: its file waits for adoption.
   auto waiting = f.put(f.spool() / "7" / "scan.pdf", "waiting");
   auto dropped = f.put(f.root() / "scan.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(), {{dropped, f.spool() / "7" / "scan.pdf", false, {}}}, {});
+  auto moved = f.claim({f.into(dropped, "7")});
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
@@ -133,9 +140,7 @@ TEST_CASE("files claimed together share one spool folder, each under its own nam
   InboxFolder f;
   auto a = f.put(f.root() / "a.pdf", "a");
   auto b = f.put(f.root() / "b.pdf", "b");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{a, f.spool() / "7" / "a.pdf", false, {}}, {b, f.spool() / "7" / "b.pdf", true, {}}},
-                               {});
+  auto moved = f.claim({f.into(a, "7"), f.into(b, "7", true)});
   REQUIRE(moved.results.size() == 2);
   CHECK(moved.results[0].moved);
   CHECK(moved.results[1].moved);
@@ -148,9 +153,7 @@ TEST_CASE("a file never joins a spool folder that existed before its batch", "[f
   auto waiting = f.put(f.spool() / "7" / "b.pdf", "waiting");
   auto a = f.put(f.root() / "a.pdf", "a");
   auto b = f.put(f.root() / "b.pdf", "b");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{a, f.spool() / "7" / "a.pdf", false, {}}, {b, f.spool() / "7" / "b.pdf", true, {}}},
-                               {});
+  auto moved = f.claim({f.into(a, "7"), f.into(b, "7", true)});
   REQUIRE(moved.results.size() == 2);
   CHECK(moved.results[0].error_code == EEXIST);
   CHECK(moved.results[1].error_code == EEXIST);
@@ -168,9 +171,7 @@ TEST_CASE("a later batch joins the folder an earlier one made, and a file whose 
   f.put(f.spool() / "7" / "a.pdf", "a");
   auto b = f.put(f.root() / "b.pdf", "b");
   auto c = f.put(f.root() / "c.pdf", "c");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{b, f.spool() / "7" / "b.pdf", true, {}}, {c, f.spool() / "8" / "c.pdf", true, {}}},
-                               {});
+  auto moved = f.claim({f.into(b, "7", true), f.into(c, "8", true)});
   REQUIRE(moved.results.size() == 2);
   CHECK(moved.results[0].moved);
   CHECK(read_file(f.spool() / "7" / "b.pdf") == "b");
@@ -185,10 +186,7 @@ TEST_CASE("a file joining a spool folder never replaces one of the same name the
   // Two names that one filesystem might take for the same file.
   auto first = f.put(f.root() / "a.pdf", "first");
   auto second = f.put(f.root() / "sub" / "a.pdf", "second");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{first, f.spool() / "7" / "a.pdf", false, {}},
-                                {second, f.spool() / "7" / "a.pdf", true, {}}},
-                               {});
+  auto moved = f.claim({f.into(first, "7"), f.into(second, "7", true)});
   REQUIRE(moved.results.size() == 2);
   CHECK(moved.results[0].moved);
   CHECK(moved.results[1].error_code == EEXIST);
@@ -200,11 +198,8 @@ TEST_CASE("a file joining a spool folder never replaces one of the same name the
 TEST_CASE("a spool folder that took no file of its batch is removed again", "[folder_tasks]") {
   InboxFolder f;
   auto b = f.put(f.root() / "b.pdf", "b");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{f.root() / "gone.pdf", f.spool() / "7" / "gone.pdf", false, {}},
-                                {f.root() / "gone2.pdf", f.spool() / "7" / "gone2.pdf", true, {}},
-                                {b, f.spool() / "9" / "b.pdf", false, {}}},
-                               {});
+  auto moved = f.claim({f.into(f.root() / "gone.pdf", "7"), f.into(f.root() / "gone2.pdf", "7", true),
+                        f.into(b, "9")});
   REQUIRE(moved.results.size() == 3);
   CHECK(moved.results[0].error_code == ENOENT);
   CHECK_FALSE(moved.results[0].retry);  // the file is gone, not the folder
