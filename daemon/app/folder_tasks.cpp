@@ -162,22 +162,18 @@ ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
   }
   result.results.reserve(moves.size());
   Result<void> folder;  // a folder joined first was made by an earlier batch
-  bool made = false;
-  bool filled = false;
-  auto close_folder = [&](const fs::path& target) {
-    if (made && folder && !filled) ::rmdir(target.parent_path().c_str());
-  };
-  for (std::size_t i = 0; i < moves.size(); ++i) {
-    if (!moves[i].joins_folder) {
-      if (i > 0) close_folder(moves[i - 1].target);
-      folder = make_spool_folder(moves[i]);
-      made = true;
-      filled = false;
+  std::optional<fs::path> unfilled;  // made here, and no file in it yet
+  for (const auto& move : moves) {
+    if (!move.joins_folder) {
+      if (unfilled) ::rmdir(unfilled->c_str());
+      unfilled.reset();
+      folder = make_spool_folder(move);
+      if (folder) unfilled = move.target.parent_path();
     }
-    result.results.push_back(move_one(moves[i], folder));
-    filled = filled || result.results.back().moved;
+    result.results.push_back(move_one(move, folder));
+    if (result.results.back().moved) unfilled.reset();
   }
-  if (!moves.empty()) close_folder(moves.back().target);
+  if (unfilled) ::rmdir(unfilled->c_str());
   for (const auto& dir : remove_dirs) ::rmdir(dir.c_str());
   return result;
 }
@@ -277,10 +273,10 @@ PlaceResult place_outcome(const PlaceRequest& request) {
     }
     result.final_path = *moved;
   }
-  // Files enter a spool folder only in the claim batch that made it (over
-  // before any of its jobs can end) and by take-backs, which run on this
-  // thread too: an empty folder stays empty between the look and the
-  // rename. rmdir refuses a folder that other files still share.
+  // No claim joins a folder once a move out of it is posted (the Inbox
+  // closes its open folder first), and take-backs run on this thread too:
+  // an empty folder stays empty between the look and the rename. rmdir
+  // refuses a folder that other files still share.
   auto folder = request.from.parent_path();
   std::error_code ec;
   if (request.keep_folder_as && fs::is_empty(folder, ec) &&

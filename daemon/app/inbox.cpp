@@ -715,38 +715,49 @@ void Inbox::recover_claims() {
 }
 
 // Matches the files of one spool folder with their jobs, among the ids the
-// folder may hold (kSpoolFolderSpan). Jobs that ended just before a crash
-// have their files moved on. Returns the folder with only the files no job
-// owns, for adoption (an empty folder no job owns is returned too, to be
-// removed); nullopt when there are none, or the queue cannot be read.
+// folder may hold (kSpoolFolderSpan), reading jobs in id order only until
+// every file has one: a folder of one job reads one row. Jobs that ended
+// just before a crash have their files moved on (in an empty folder, each
+// such job is visited, so that the folder is removed). Returns the folder
+// with only the files no job owns, for adoption (an empty folder no job
+// owns is returned too, to be removed); nullopt when there are none, or the
+// queue cannot be read.
 std::optional<SpoolSurvey::Folder> Inbox::settle_spool_folder(const SpoolSurvey::Folder& folder) {
-  auto jobs = services_.store->jobs_between(folder.id, folder.id + kSpoolFolderSpan);
-  if (!jobs) {
-    log_->error("spool folder not checked inbox={} folder={} error={}", config_.name,
-                quote(folder.path.string()), quote(jobs.error().message));
-    return std::nullopt;
-  }
+  std::unordered_set<std::string> unmatched;  // names
+  for (const auto& file : folder.files) unmatched.insert(file.first);
+  const bool empty = unmatched.empty();
+  bool owned = false;
+  std::vector<queue::Job> ended;
   // Matched by folder and name, not by the whole path: a share mounted
   // elsewhere now must not make waiting files look unowned.
-  std::unordered_set<std::string> owned;  // names
-  for (const auto& job : *jobs) {
-    if (job.inbox != config_.name || !job.path) continue;
-    fs::path path(*job.path);
-    if (path.parent_path().filename() != folder.path.filename()) continue;
-    owned.insert(path.filename().string());
-    // A job that ended just before a crash may still have its file here.
-    if (!queue::is_terminal(job.state)) continue;
+  auto visited = services_.store->visit_jobs_between(
+      folder.id, folder.id + kSpoolFolderSpan, [&](const queue::Job& job) {
+        if (job.inbox != config_.name || !job.path) return true;
+        fs::path path(*job.path);
+        if (path.parent_path().filename() != folder.path.filename()) return true;
+        owned = true;
+        bool here = unmatched.erase(path.filename().string()) > 0;
+        if (queue::is_terminal(job.state) && (here || empty)) {
+          ended.push_back(job);
+          ended.back().path = (folder.path / path.filename()).string();
+        }
+        return empty || !unmatched.empty();
+      });
+  if (!visited) {
+    log_->error("spool folder not checked inbox={} folder={} error={}", config_.name,
+                quote(folder.path.string()), quote(visited.error().message));
+    return std::nullopt;
+  }
+  for (const auto& job : ended) {
     log_->info("finishing interrupted outcome id={} inbox={} state={}", job.id, config_.name,
                queue::to_string(job.state));
-    auto here = job;
-    here.path = (folder.path / path.filename()).string();
-    place_file(here);
+    place_file(job);
   }
   SpoolSurvey::Folder unowned{folder.id, folder.path, {}};
   for (const auto& file : folder.files) {
-    if (!owned.contains(file.first)) unowned.files.push_back(file);
+    if (unmatched.contains(file.first)) unowned.files.push_back(file);
   }
-  if (unowned.files.empty() && !(folder.files.empty() && owned.empty())) return std::nullopt;
+  if (unowned.files.empty() && !(empty && !owned)) return std::nullopt;
   return unowned;
 }
 

@@ -758,13 +758,18 @@ Result<std::optional<Job>> QueueStore::job(std::int64_t id) {
   return std::optional<Job>(std::move(found->front()));
 }
 
-Result<std::vector<Job>> QueueStore::jobs_between(std::int64_t first, std::int64_t end) {
-  auto found = select_jobs(db_, sql::kJobsBetween, [&](auto& stmt) {
-    stmt.bind_int(1, first);
-    stmt.bind_int(2, end);
-  });
-  if (!found) return fail(with_context(fmt::format("jobs id={}..{}", first, end - 1), found.error()));
-  return found;
+Result<void> QueueStore::visit_jobs_between(std::int64_t first, std::int64_t end,
+                                            const std::function<bool(const Job&)>& visit) {
+  auto context = [&](const Error& e) { return with_context(fmt::format("jobs id={}..{}", first, end - 1), e); };
+  auto stmt = db_.statement(sql::kJobsBetween);
+  if (!stmt) return fail(context(stmt.error()));
+  (*stmt)->bind_int(1, first);
+  (*stmt)->bind_int(2, end);
+  for (;;) {
+    auto more = (*stmt)->step();
+    if (!more) return fail(context(more.error()));
+    if (!*more || !visit(read_job(**stmt))) return {};
+  }
 }
 
 Result<std::vector<Attempt>> QueueStore::attempts(std::int64_t job_id) {

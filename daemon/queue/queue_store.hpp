@@ -241,8 +241,11 @@ class QueueStore {
 
   // --- Queries ------------------------------------------------------------
   Result<std::optional<Job>> job(std::int64_t id);
-  // Jobs with first <= id < end, by id (one walk of the table's b-tree).
-  Result<std::vector<Job>> jobs_between(std::int64_t first, std::int64_t end);
+  // Visits the jobs with first <= id < end in id order (one walk of the
+  // table's b-tree) until `visit` returns false. `visit` must not use the
+  // store: the walk is still open while it runs.
+  Result<void> visit_jobs_between(std::int64_t first, std::int64_t end,
+                                  const std::function<bool(const Job&)>& visit);
   Result<std::vector<Attempt>> attempts(std::int64_t job_id);
   struct JobFilter {
     std::optional<std::string> inbox = std::nullopt;

@@ -155,11 +155,22 @@ TEST_CASE("jobs between two ids are listed by id, claims in progress left out", 
   auto b = q.claim("b.pdf");
   must(q.store().begin_claims(std::vector<NewClaim>{{kInbox, "c.pdf", "sub/c.pdf", 1}}, kT0));
   auto d = q.claim("d.pdf");
-  auto found = must(q.store().jobs_between(a, d));
+  auto jobs_between = [&](std::int64_t first, std::int64_t end) {
+    std::vector<Job> found;
+    must(q.store().visit_jobs_between(first, end, [&](const Job& job) {
+      found.push_back(job);
+      return true;
+    }));
+    return found;
+  };
+  auto found = jobs_between(a, d);
   REQUIRE(found.size() == 2);
   CHECK(found[0].id == a);
   CHECK(found[1].id == b);
-  CHECK(must(q.store().jobs_between(a + 1, d + 1)).size() == 2);  // b and d; c is still claiming
+  CHECK(jobs_between(a + 1, d + 1).size() == 2);  // b and d; c is still claiming
+  int visited = 0;
+  must(q.store().visit_jobs_between(a, d + 1, [&](const Job&) { return ++visited < 1; }));
+  CHECK(visited == 1);  // the walk stops when asked
 }
 
 TEST_CASE("a batch of recorded claims with one taken id records none", "[queue][claim]") {
