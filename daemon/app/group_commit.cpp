@@ -40,7 +40,10 @@ void GroupCommit::sync_soon() {
   start_timer(wait);
 }
 
+// The loop's clock is the time of its last turn, which a long turn leaves
+// behind: the delay counts from now, not from then.
 void GroupCommit::start_timer(Millis delay) {
+  uv_update_time(lazy_timer_->loop);
   uv_timer_start(lazy_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<GroupCommit*>(t->data);
     guarded(*self->log_, "sync timer", [self] {
