@@ -519,6 +519,7 @@ Result<void> QueueStore::atomically(Op op, Fn&& fn) {
   if (batch_depth_ > 0 && !db_.in_transaction()) {
     return fail(context(Error{"the enclosing batch was already rolled back", SQLITE_ABORT}));
   }
+  if (whole_ && batch_depth_ > 0) return doom_on_failure(context, fn);
   auto tx = sqlite::Transaction::begin(db_);
   if (!tx) return fail(context(tx.error()));
   if (auto ok = fn(); !ok) return fail(context(ok.error()));
@@ -540,10 +541,20 @@ Result<void> QueueStore::without_fsync(const char* what, Fn&& fn) {
   return ok;
 }
 
+template <class Context, class Fn>
+Result<void> QueueStore::doom_on_failure(Context&& context, Fn&& fn) {
+  auto ok = fn();
+  if (ok) return {};
+  auto error = context(ok.error());
+  if (!doomed_) doomed_ = error;
+  return fail(std::move(error));
+}
+
 Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
   if (batch_depth_ > 0 && !db_.in_transaction()) {
     return fail("queue: batch: the enclosing batch was already rolled back", SQLITE_ABORT);
   }
+  if (whole_ && batch_depth_ > 0) return doom_on_failure([](const Error& e) { return e; }, fn);
   auto tx = sqlite::Transaction::begin(db_);
   if (!tx) return fail(with_context("batch", tx.error()));
   {
@@ -559,6 +570,28 @@ Result<void> QueueStore::batch(const std::function<Result<void>()>& fn) {
   if (auto ok = tx->commit(); !ok) return fail(with_context("batch commit", ok.error()));
   committed();
   return {};
+}
+
+Result<void> QueueStore::batch_whole(const std::function<Result<void>()>& fn) {
+  if (batch_depth_ > 0) return batch(fn);
+  struct Whole {
+    QueueStore& store;
+    explicit Whole(QueueStore& s) : store(s) {
+      store.whole_ = true;
+      store.doomed_.reset();
+    }
+    Whole(const Whole&) = delete;
+    Whole& operator=(const Whole&) = delete;
+    ~Whole() {
+      store.whole_ = false;
+      store.doomed_.reset();
+    }
+  } whole(*this);
+  return batch([&]() -> Result<void> {
+    auto ok = fn();
+    if (doomed_) return fail(*doomed_);
+    return ok;
+  });
 }
 
 // --- Claims -------------------------------------------------------------------

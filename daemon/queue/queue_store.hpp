@@ -238,6 +238,12 @@ class QueueStore {
   // only its own writes). Each call inside keeps its own atomicity, so a
   // failed call leaves nothing half-written even if fn carries on.
   Result<void> batch(const std::function<Result<void>()>& fn);
+  // Like batch(), for a caller that keeps nothing of fn when one of its
+  // calls fails: the calls inside take no savepoint of their own (each
+  // savepoint copies every page it changes, which cost more than the
+  // commit it saved), and the first that fails dooms the transaction, which
+  // then rolls back whatever fn returns. Inside another batch it is batch().
+  Result<void> batch_whole(const std::function<Result<void>()>& fn);
 
   // --- Queries ------------------------------------------------------------
   Result<std::optional<Job>> job(std::int64_t id);
@@ -292,6 +298,10 @@ class QueueStore {
   // protocol's durability note), unless inside batch(), whose commit decides.
   template <class Fn>
   Result<void> without_fsync(const char* what, Fn&& fn);
+  // Inside batch_whole(): runs fn without a savepoint; a failure dooms the
+  // batch.
+  template <class Context, class Fn>
+  Result<void> doom_on_failure(Context&& context, Fn&& fn);
   // Tells on_commit_ of a commit that ended a transaction.
   void committed();
 
@@ -300,6 +310,8 @@ class QueueStore {
   Durability durability_;
   std::function<void()> on_commit_;
   int batch_depth_ = 0;
+  bool whole_ = false;            // inside batch_whole(): calls take no savepoint
+  std::optional<Error> doomed_;   // the first call that failed inside batch_whole()
   Result<void> read_next_id();  // sets next_id_ from the database once
   std::int64_t next_id_ = 0;  // the next id reserve_ids may hand out; 0 until it read the database
   std::uint64_t page_size_ = 4096;

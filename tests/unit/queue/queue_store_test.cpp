@@ -572,6 +572,69 @@ TEST_CASE("a failed nested batch undoes only its own writes", "[queue][batch]") 
   CHECK(listed[0].name == "outer");
 }
 
+TEST_CASE("a whole batch commits all of its calls together", "[queue][batch]") {
+  QueueFixture q;
+  auto a = q.claim("a");
+  auto b = q.claim("b");
+  q.start(a);
+  must(q.store().batch_whole([&]() -> Result<void> {
+    q.succeed(a);
+    q.start(b);
+    return {};
+  }));
+  q.reopen();
+  CHECK(q.job(a).state == JobState::kDone);
+  CHECK(q.job(b).state == JobState::kRunning);
+  CHECK(same_counts(q.counts(), q.recount()));
+}
+
+TEST_CASE("a call that fails inside a whole batch rolls back the batch, whatever it returns",
+          "[queue][batch]") {
+  QueueFixture q;
+  auto a = q.claim("a");
+  auto b = q.claim("b");
+  q.start(a);
+  auto result = q.store().batch_whole([&]() -> Result<void> {
+    q.succeed(a);
+    CHECK_FALSE(q.store().start_attempt(b, 5, kT0));  // out of sequence
+    q.start(b);
+    return {};
+  });
+  REQUIRE_FALSE(result);
+  CHECK_THAT(result.error().message, Catch::Contains("start_attempt job=" + std::to_string(b)));
+  q.reopen();
+  CHECK(q.job(a).state == JobState::kRunning);
+  CHECK(q.job(b).state == JobState::kQueued);
+  CHECK(same_counts(q.counts(), q.recount()));
+}
+
+TEST_CASE("a batch inside a whole batch fails the whole batch with it", "[queue][batch]") {
+  QueueFixture q;
+  auto result = q.store().batch_whole([&]() -> Result<void> {
+    q.claim("outer");
+    CHECK_FALSE(q.store().batch([&]() -> Result<void> { return fail("inner gives up"); }));
+    return {};
+  });
+  REQUIRE_FALSE(result);
+  CHECK(result.error().message == "inner gives up");
+  CHECK(q.listed({}).empty());
+}
+
+TEST_CASE("a whole batch inside a batch is a nested batch", "[queue][batch]") {
+  QueueFixture q;
+  must(q.store().batch([&]() -> Result<void> {
+    q.claim("outer");
+    CHECK_FALSE(q.store().batch_whole([&]() -> Result<void> {
+      q.claim("inner");
+      return fail("inner gives up");
+    }));
+    return {};
+  }));
+  auto listed = must(q.store().jobs({}));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].name == "outer");
+}
+
 // --- Disk errors ----------------------------------------------------------------
 
 // Makes every write past `bytes` into any regular file fail (EFBIG) while in
