@@ -237,6 +237,16 @@ class Inbox {
   void start_job(const queue::Job& job);
   void on_spool_checked(const queue::Job& job, const SpoolCheck& check);
   void launch(const queue::Job& job);
+  // A job whose attempt start is written and whose handler is not started yet.
+  struct Launch {
+    queue::Job job;
+    int attempt = 0;
+    EpochMs started_at = 0;
+    std::filesystem::path work_dir;
+  };
+  std::optional<Launch> begin_launch(const queue::Job& job);
+  void abandon_launch(const Launch& launch);
+  void spawn_handler(const Launch& launch);
   Result<std::filesystem::path> take_work_dir();
   void release_work_dir(const std::filesystem::path& dir);
   bool empty_folder(const std::filesystem::path& dir);  // false: something is left
@@ -249,6 +259,12 @@ class Inbox {
                   const std::string& reason, bool file_gone = false);
   Result<void> record_outcome(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
                               queue::JobState state, const std::string& reason, bool file_gone);
+  Result<void> write_outcome(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
+                             queue::JobState state, const std::string& reason, bool file_gone,
+                             EpochMs now);
+  void outcome_recorded(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
+                        queue::JobState state, const std::string& reason, bool file_gone, EpochMs now);
+  void finish_and_start_next(const queue::Job& job, const queue::Attempt& attempt);
   // A write to the queue failed: pause via StateDisk; `retry`, when given,
   // writes it again later (in order, before anything else is recorded).
   void state_write_failed(const Error& error, std::function<Result<void>()> retry = {});
@@ -317,7 +333,10 @@ class Inbox {
   // Per rel: closes whose stat is pending; a new write or a removal in the
   // meantime voids them (the next close brings a fresh stat).
   std::map<std::string, int> closing_;
-  std::set<std::int64_t> starting_;     // spool check before the handler starts
+  // Spool check before the handler starts, or (held_launches_) its start
+  // waits for the commit it shares with a finished job.
+  std::set<std::int64_t> starting_;
+  std::optional<std::vector<Launch>> held_launches_;  // see finish_and_start_next
   bool pumping_ = false;                // inside pump()
   bool pump_again_ = false;             // pump() was asked for meanwhile
   std::vector<std::int64_t> kept_folders_;  // ids of empty spool folders to reuse (free_folder)

@@ -439,3 +439,38 @@ TEST_CASE("files claimed while the state disk is full still fail as too large, n
   }
   CHECK(claimed == kFiles);
 }
+
+TEST_CASE("a job that ends while the state disk is full starts no next handler until both are "
+          "recorded, and each job runs once",
+          "[crash][disk]") {
+  if (!can_mount_state_disk()) return;
+  DaemonFixture d;
+  SmallDisk disk(d.root() / "state", "16m");
+  REQUIRE(disk.mounted());
+  start_with_first_job_blocked(d);
+  d.drop("second.txt", "2");
+  d.drop("third.txt", "3");
+  REQUIRE(d.wait_until([&] { return d.files_in(d.inbox()).empty(); }));  // both queued
+  auto filler = disk.fill();
+  // The first job's outcome and the second job's start share one commit,
+  // which the full disk refuses.
+  d.unblock_handlers();
+  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  auto runs = [&] {
+    std::vector<std::string> args;
+    for (const auto& record : DaemonFixture::files_in(d.records())) {
+      if (record.ends_with(".args")) args.push_back(record);
+    }
+    return args;
+  };
+  std::this_thread::sleep_for(300ms);
+  CHECK(runs() == std::vector<std::string>{"1.1.args"});
+  fs::remove(filler);
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == 3; }, 60s));
+  REQUIRE(d.stop() == 0);
+  CHECK(runs().size() == 3);  // every job once, each in its first attempt
+  for (const auto& run : runs()) CHECK(run.ends_with(".1.args"));
+  std::string integrity;
+  CHECK(job_states(d.root() / "state" / "queue.db", &integrity) == std::map<std::string, int>{{"done", 3}});
+  CHECK(integrity == "ok");
+}

@@ -12,11 +12,13 @@
 //
 //   queue_bench --lifecycle [JOBS] [DIR]
 //
-// Runs JOBS jobs (default 10,000) one at a time through the writes the daemon
-// makes for each file at the top of an inbox (claim recorded after its
-// rename, attempt started, its pid, attempt finished, file placed), each its
-// own transaction at grouped durability as in the daemon, and prints the
-// time and the WAL bytes and frames (pages written) per job.
+// Runs JOBS jobs (default 10,000) one after another through the writes the
+// daemon makes for each file at the top of an inbox, in its transactions at
+// grouped durability: the claim (recorded after its rename); the previous
+// job's outcome together with this job's attempt start (one commit, as when
+// a finished handler's slot goes to the next job); the handler's pid; the
+// previous job's file placed. Prints the time and the WAL bytes and frames
+// (pages written) per job.
 
 #include <fmt/format.h>
 #include <stdlib.h>
@@ -111,30 +113,36 @@ void finish_oldest(QueueStore& store, int jobs) {
   }
 }
 
-// One job's writes, in the order and transactions the daemon makes them.
-void one_lifecycle(QueueStore& store, int n, EpochMs now) {
+// One job's writes, in the order and transactions the daemon makes them;
+// `previous` is the job whose slot this one takes (0 for the first).
+std::int64_t one_lifecycle(QueueStore& store, int n, EpochMs now, std::int64_t previous) {
   auto name = fmt::format("scan-{:07}.pdf", n);
   const auto id = must(store.reserve_ids(1)).at(0);
   const QueueStore::SpooledClaim claimed{id, {kInbox, name, name, 123456},
                                          fmt::format("/srv/in/.inboxd/spool/{}/{}", id, name)};
   must(store.record_claims({&claimed, 1}, now));
-  must(store.start_attempt(id, 1, now));
+  must(store.batch_whole([&]() -> Result<void> {
+    if (previous != 0) {
+      inboxd::queue::Attempt attempt;
+      attempt.job_id = previous;
+      attempt.attempt = 1;
+      attempt.exit_code = 0;
+      must(store.finish_attempt(attempt, {previous, JobState::kDone, std::nullopt, std::string()}, now));
+    }
+    return store.start_attempt(id, 1, now);
+  }));
   must(store.set_attempt_pid(id, 1, 4242 + n, 1234567));
-  inboxd::queue::Attempt attempt;
-  attempt.job_id = id;
-  attempt.attempt = 1;
-  attempt.exit_code = 0;
-  must(store.finish_attempt(attempt, {id, JobState::kDone, std::nullopt, std::string()}, now));
-  must(store.set_path(id, fmt::format("/srv/in/done/{}", name), now));
+  if (previous != 0) must(store.set_path(previous, fmt::format("/srv/in/done/{}", name), now));
+  return id;
 }
 
 int lifecycle(int jobs, const std::filesystem::path& file) {
   auto store = must(QueueStore::open(file, inboxd::queue::Durability::kGrouped));
   auto wal = std::filesystem::path(file.string() + "-wal");
-  one_lifecycle(*store, -1, kT0);  // creates the WAL and warms the caches
+  auto previous = one_lifecycle(*store, -1, kT0, 0);  // creates the WAL and warms the caches
   const auto wal_before = std::filesystem::file_size(wal);
   auto start = Clock::now();
-  for (int i = 0; i < jobs; ++i) one_lifecycle(*store, i, kT0 + i);
+  for (int i = 0; i < jobs; ++i) previous = one_lifecycle(*store, i, kT0 + i, previous);
   const double secs = seconds_since(start);
   // Each WAL frame is a 24-byte header and one page; autocheckpoint is off
   // at grouped durability, so the WAL only grows.
