@@ -71,6 +71,7 @@ std::string_view to_string(InboxState state) {
 Inbox::Inbox(Services& services, config::InboxConfig config)
     : services_(services),
       config_(std::move(config)),
+      spool_dir_(config_.path / ".inboxd" / services_.instance_id / "spool"),
       log_(log::get("inbox")),
       filter_(config_.include, config_.exclude),
       settle_(config_.settle),
@@ -130,10 +131,6 @@ std::string Inbox::watch_note() const {
 
 bool Inbox::skip_dir(std::string_view rel_dir) const {
   return std::find(skip_rels_.begin(), skip_rels_.end(), rel_dir) != skip_rels_.end();
-}
-
-fs::path Inbox::spool_dir() const {
-  return config_.path / ".inboxd" / services_.instance_id / "spool";
 }
 
 fs::path Inbox::free_folder(std::int64_t job_id) const {

@@ -199,7 +199,7 @@ class Inbox {
   void on_claims_moved(const std::vector<queue::NewClaim>& claims, const std::vector<std::int64_t>& ids,
                        const std::vector<std::filesystem::path>& targets, const ClaimMoves& moves,
                        bool recorded_first);
-  std::filesystem::path spool_dir() const;
+  const std::filesystem::path& spool_dir() const { return spool_dir_; }
   // spool/<folder_id>/<name>; folder_id is the job's own id unless the job
   // shares a folder with the files claimed with it (see kSpoolFolderSpan).
   std::filesystem::path spool_path(std::int64_t folder_id, std::string_view name) const;
@@ -285,6 +285,9 @@ class Inbox {
 
   Services& services_;
   config::InboxConfig config_;
+  // <path>/.inboxd/<instance id>/spool: made once, asked for several times
+  // per file (the path never changes: see can_update_to).
+  std::filesystem::path spool_dir_;
   std::shared_ptr<spdlog::logger> log_;
   watcher::NameFilter filter_;
   watcher::SettleTracker settle_;
