@@ -305,6 +305,7 @@ class Inbox {
   UvHandle<uv_timer_t> retry_timer_;
   UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
   UvHandle<uv_idle_t> pump_idle_;       // pump_soon()
+  UvHandle<uv_check_t> closed_check_;   // closed files of this loop turn (observe_closed)
   std::map<std::int64_t, Running> running_;
   struct WorkSlot {
     bool taken = false;
