@@ -231,6 +231,7 @@ void Inbox::reopen() {
   uv_timer_stop(scan_timer_.get());
   available_ = false;
   kept_folders_.clear();
+  folder_files_.clear();
   open_folder_.reset();
   publish_state();
   start();
@@ -637,6 +638,7 @@ void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
     const auto* move = i < moves.results.size() ? &moves.results[i] : nullptr;
     bool moved = move != nullptr && move->moved;
     if (!moved) close_open_folder(targets[i]);  // it may be gone, or taken
+    if (moved) ++folder_files_[targets[i].parent_path()];
     results.push_back({ids[i], moved ? std::optional(targets[i].string()) : std::nullopt});
     if (move != nullptr && !moved && move->error_code != 0 && move->error_code != ENOENT) {
       log_->warn("claim failed inbox={} file={} error={}", config_.name, quote(claims[i].rel),
@@ -1551,7 +1553,8 @@ void Inbox::post_placement(const queue::Job& job) {
     if (attempts) request.attempts = std::move(*attempts);
     request.reason = job.last_error;
   }
-  bool keep = on_local_disk() && kept_folders_.size() + keeping_ < kKeptFolders;
+  bool keep = last_in_its_folder(request.from) && on_local_disk() &&
+              kept_folders_.size() + keeping_ < kKeptFolders;
   if (keep) {
     request.keep_folder_as = free_folder(job.id);
     ++keeping_;
@@ -1564,6 +1567,18 @@ void Inbox::post_placement(const queue::Job& job) {
                       if (placed.kept_folder && available_) kept_folders_.push_back(id);
                       on_placed(id, from, placed);
                     });
+}
+
+// Whether `file` is the last file this run put into its spool folder that
+// is still there. Only then is the folder worth keeping for reuse: the
+// folder thread looks whether it is empty before it keeps it, and that look
+// reads every name in a folder that other files still share.
+bool Inbox::last_in_its_folder(const fs::path& file) {
+  auto it = folder_files_.find(file.parent_path());
+  if (it == folder_files_.end()) return false;
+  if (--it->second > 0) return false;
+  folder_files_.erase(it);
+  return true;
 }
 
 void Inbox::on_placed(std::int64_t job_id, const fs::path& from, const PlaceResult& placed) {

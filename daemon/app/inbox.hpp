@@ -272,6 +272,7 @@ class Inbox {
   void place_file(const queue::Job& job);
   void post_placement(const queue::Job& job);
   void on_placed(std::int64_t job_id, const std::filesystem::path& from, const PlaceResult& placed);
+  bool last_in_its_folder(const std::filesystem::path& file);
   void on_taken_back(const queue::Job& job, const std::filesystem::path& target, const TakeBack& taken);
   void arm_retry_timer();
   void arm_breaker_timer();
@@ -344,6 +345,8 @@ class Inbox {
   bool pumping_ = false;                // inside pump()
   bool pump_again_ = false;             // pump() was asked for meanwhile
   std::vector<std::int64_t> kept_folders_;  // ids of empty spool folders to reuse (free_folder)
+  // Spool folder -> files this run moved into it that have not left it yet.
+  std::map<std::filesystem::path, int> folder_files_;
   std::size_t keeping_ = 0;             // placements that may keep their folder
   // The spool folder that claims join (see kSpoolFolderSpan): its id and
   // the names in it. Local disks only.
