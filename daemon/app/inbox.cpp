@@ -1204,7 +1204,8 @@ void Inbox::on_spool_checked(const queue::Job& job, const SpoolCheck& check) {
   // which must hold nothing but that outcome and the starts, a spool
   // problem waits for the next turn.
   bool later = held_launches_ && (check.spool_gone || !check.present);
-  if (later || canceled || intake_stopped_ || paused_ || stuck_ || services_.state_disk->failing()) {
+  if (later || canceled || intake_stopped_ || paused_ || stuck_ ||
+      services_.state_disk->failing()) {
     if (probe_job_ == job.id) {
       probe_job_.reset();
       breaker_.probe_abandoned();
@@ -1418,7 +1419,8 @@ Result<void> Inbox::record_outcome(const queue::Job& job,
   return {};
 }
 
-Result<void> Inbox::write_outcome(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
+Result<void> Inbox::write_outcome(const queue::Job& job,
+                                  const std::optional<queue::Attempt>& attempt,
                                   queue::JobState state, const std::string& reason, bool file_gone,
                                   EpochMs now) {
   queue::Transition transition{job.id, state, std::nullopt, reason};
@@ -1471,7 +1473,8 @@ void Inbox::finish_and_start_next(const queue::Job& job, const queue::Attempt& a
   auto now = wall_now_ms();
   held_launches_.emplace();
   auto ok = services_.store->batch_whole([&]() -> Result<void> {
-    if (auto written = write_outcome(job, finished, queue::JobState::kDone, "", false, now); !written) {
+    if (auto written = write_outcome(job, finished, queue::JobState::kDone, "", false, now);
+        !written) {
       return written;
     }
     pump();

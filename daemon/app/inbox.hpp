@@ -263,7 +263,8 @@ class Inbox {
                              queue::JobState state, const std::string& reason, bool file_gone,
                              EpochMs now);
   void outcome_recorded(const queue::Job& job, const std::optional<queue::Attempt>& attempt,
-                        queue::JobState state, const std::string& reason, bool file_gone, EpochMs now);
+                        queue::JobState state, const std::string& reason, bool file_gone,
+                        EpochMs now);
   void finish_and_start_next(const queue::Job& job, const queue::Attempt& attempt);
   // A write to the queue failed: pause via StateDisk; `retry`, when given,
   // writes it again later (in order, before anything else is recorded).

@@ -310,8 +310,8 @@ class QueueStore {
   Durability durability_;
   std::function<void()> on_commit_;
   int batch_depth_ = 0;
-  bool whole_ = false;            // inside batch_whole(): calls take no savepoint
-  std::optional<Error> doomed_;   // the first call that failed inside batch_whole()
+  bool whole_ = false;           // inside batch_whole(): calls take no savepoint
+  std::optional<Error> doomed_;  // the first call that failed inside batch_whole()
   Result<void> read_next_id();  // sets next_id_ from the database once
   std::int64_t next_id_ = 0;  // the next id reserve_ids may hand out; 0 until it read the database
   std::uint64_t page_size_ = 4096;
