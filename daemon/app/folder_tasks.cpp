@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -54,9 +54,10 @@ OpenResult open_drop_folder(const OpenRequest& request) {
   if (auto fs = watcher::filesystem_of(path)) result.filesystem = *fs;
   struct stat marker {};
   if (request.expect_marker && ::lstat((path / ".inboxd").c_str(), &marker) != 0) {
-    result.error = "the folder was used before but has no .inboxd folder now: is the share "
-                   "mounted? (files are not taken for gone; if the folder really is new, create " +
-                   (path / ".inboxd").string() + ")";
+    result.error =
+        "the folder was used before but has no .inboxd folder now: is the share "
+        "mounted? (files are not taken for gone; if the folder really is new, create " +
+        (path / ".inboxd").string() + ")";
     return result;
   }
   for (const auto& dir : request.own_dirs) {
@@ -75,9 +76,10 @@ ScanResult scan_folder(const fs::path& root, const std::string& rel_dir, bool re
                        const std::vector<std::string>& skip_rels) {
   ScanResult result;
   auto started = mono_now();
-  auto files = watcher::scan_directory(root, rel_dir, recursive, [&skip_rels](std::string_view rel) {
-    return std::find(skip_rels.begin(), skip_rels.end(), rel) != skip_rels.end();
-  });
+  auto files =
+      watcher::scan_directory(root, rel_dir, recursive, [&skip_rels](std::string_view rel) {
+        return std::find(skip_rels.begin(), skip_rels.end(), rel) != skip_rels.end();
+      });
   result.took = mono_now() - started;
   if (files) {
     result.files = std::move(*files);
@@ -103,8 +105,8 @@ namespace {
 // Never over an existing folder (RENAME_NOREPLACE; mkdir refuses by itself).
 Result<void> make_spool_folder(const SpoolMove& move) {
   auto folder = move.target.parent_path();
-  if (move.reuse && ::renameat2(AT_FDCWD, move.reuse->c_str(), AT_FDCWD, folder.c_str(),
-                                RENAME_NOREPLACE) == 0) {
+  if (move.reuse &&
+      ::renameat2(AT_FDCWD, move.reuse->c_str(), AT_FDCWD, folder.c_str(), RENAME_NOREPLACE) == 0) {
     return {};
   }
   if (::mkdir(folder.c_str(), 0700) != 0) return fail_errno("mkdir", folder.string());
@@ -123,9 +125,9 @@ SpoolMoveResult move_one(const SpoolMove& move, const Result<void>& folder) {
     result.retry = result.error_code == EEXIST;
     return result;
   }
-  int rc = move.joins_folder
-               ? ::renameat2(AT_FDCWD, move.from.c_str(), AT_FDCWD, move.target.c_str(), RENAME_NOREPLACE)
-               : ::rename(move.from.c_str(), move.target.c_str());
+  int rc = move.joins_folder ? ::renameat2(AT_FDCWD, move.from.c_str(), AT_FDCWD,
+                                           move.target.c_str(), RENAME_NOREPLACE)
+                             : ::rename(move.from.c_str(), move.target.c_str());
   if (rc != 0) {
     result.error_code = errno;
     result.error = sys_error("rename", move.from.string(), result.error_code).message;
@@ -161,7 +163,7 @@ ClaimMoves move_into_spool(const fs::path& inbox, const fs::path& spool,
     return result;
   }
   result.results.reserve(moves.size());
-  Result<void> folder;  // a folder joined first was made by an earlier batch
+  Result<void> folder;               // a folder joined first was made by an earlier batch
   std::optional<fs::path> unfilled;  // made here, and no file in it yet
   for (const auto& move : moves) {
     if (!move.joins_folder) {
@@ -226,7 +228,8 @@ SpoolSurvey survey_spool(const fs::path& spool, const std::vector<fs::path>& pen
     for (const auto& file : fs::directory_iterator(entry.path(), list_ec)) {
       struct stat st {};
       if (::lstat(file.path().c_str(), &st) != 0) continue;
-      folder.files.emplace_back(file.path().filename().string(), static_cast<std::int64_t>(st.st_size));
+      folder.files.emplace_back(file.path().filename().string(),
+                                static_cast<std::int64_t>(st.st_size));
     }
     survey.folders.push_back(std::move(folder));
   }
@@ -280,7 +283,8 @@ PlaceResult place_outcome(const PlaceRequest& request) {
   auto folder = request.from.parent_path();
   std::error_code ec;
   if (request.keep_folder_as && fs::is_empty(folder, ec) &&
-      ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD, request.keep_folder_as->c_str(), RENAME_NOREPLACE) == 0) {
+      ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD, request.keep_folder_as->c_str(),
+                  RENAME_NOREPLACE) == 0) {
     result.kept_folder = request.keep_folder_as;
   } else {
     ::rmdir(folder.c_str());

@@ -9,7 +9,9 @@ namespace inboxd::app {
 
 GroupCommit::GroupCommit(uv_loop_t* loop, std::shared_ptr<queue::WalSync> wal,
                          std::shared_ptr<spdlog::logger> log)
-    : wal_(std::move(wal)), log_(std::move(log)), worker_(std::make_unique<FolderWorker>(loop, log_)) {
+    : wal_(std::move(wal)),
+      log_(std::move(log)),
+      worker_(std::make_unique<FolderWorker>(loop, log_)) {
   uv_timer_init(loop, lazy_timer_.get());
   lazy_timer_->data = this;
 }
@@ -44,12 +46,15 @@ void GroupCommit::sync_soon() {
 // behind: the delay counts from now, not from then.
 void GroupCommit::start_timer(Millis delay) {
   uv_update_time(lazy_timer_->loop);
-  uv_timer_start(lazy_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<GroupCommit*>(t->data);
-    guarded(*self->log_, "sync timer", [self] {
-      if (!self->syncing_ && (self->dirty_ || !self->waiting_.empty())) self->start_sync();
-    });
-  }, static_cast<std::uint64_t>(delay.count()), 0);
+  uv_timer_start(
+      lazy_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<GroupCommit*>(t->data);
+        guarded(*self->log_, "sync timer", [self] {
+          if (!self->syncing_ && (self->dirty_ || !self->waiting_.empty())) self->start_sync();
+        });
+      },
+      static_cast<std::uint64_t>(delay.count()), 0);
 }
 
 void GroupCommit::committed(std::uint64_t wal_bytes) {
@@ -92,7 +97,8 @@ void GroupCommit::start_sync() {
         const auto& error = synced.error;
         if (error) log_->error("queue sync failed error={}", log::quote(error->message));
         if (synced.checkpoint_error) {
-          log_->warn("queue checkpoint failed error={}", log::quote(synced.checkpoint_error->message));
+          log_->warn("queue checkpoint failed error={}",
+                     log::quote(synced.checkpoint_error->message));
         }
         for (const auto& fn : *then) guarded(*log_, "after sync", [&] { fn(error); });
         // Callers that came during the sync need another one; commits that

@@ -178,10 +178,13 @@ void Inbox::post(const std::string& what, std::function<T()> work,
     }
   });
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(health_timer_.get())) == 0) {
-    uv_timer_start(health_timer_.get(), [](uv_timer_t* t) {
-      auto* self = static_cast<Inbox*>(t->data);
-      guarded(*self->log_, "inbox health", [self] { self->check_responding(); });
-    }, 1000, 1000);
+    uv_timer_start(
+        health_timer_.get(),
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Inbox*>(t->data);
+          guarded(*self->log_, "inbox health", [self] { self->check_responding(); });
+        },
+        1000, 1000);
   }
 }
 
@@ -217,9 +220,10 @@ void Inbox::check_responding() {
   auto busy = worker_.current();
   if (stuck_ || !busy || mono_now() - busy->since < kNotResponding) return;
   stuck_ = busy;
-  log_->error("inbox not responding inbox={} since={} call={}: its share may hang; other inboxes "
-              "go on",
-              config_.name, format_rfc3339(busy->since_wall), quote(busy->what));
+  log_->error(
+      "inbox not responding inbox={} since={} call={}: its share may hang; other inboxes "
+      "go on",
+      config_.name, format_rfc3339(busy->since_wall), quote(busy->what));
   publish_state();
 }
 
@@ -249,14 +253,16 @@ void Inbox::start() {
   auto marker_key = "opened:" + config_.path.string();
   auto opened_before = services_.store->meta(marker_key);
   bool first_open = opened_before && !*opened_before;
-  OpenRequest request{config_.path, {spool_dir(), config_.done_dir, config_.failed_dir}, spool_dir(),
+  OpenRequest request{config_.path,
+                      {spool_dir(), config_.done_dir, config_.failed_dir},
+                      spool_dir(),
                       opened_before && *opened_before};
-  post<OpenResult>("open " + config_.path.string(),
-                   [request] { return open_drop_folder(request); },
-                   [this, marker_key, first_open](const OpenResult& opened) {
-                     opening_ = false;
-                     on_opened(opened, marker_key, first_open);
-                   });
+  post<OpenResult>(
+      "open " + config_.path.string(), [request] { return open_drop_folder(request); },
+      [this, marker_key, first_open](const OpenResult& opened) {
+        opening_ = false;
+        on_opened(opened, marker_key, first_open);
+      });
 }
 
 void Inbox::on_opened(const OpenResult& opened, const std::string& marker_key, bool first_open) {
@@ -271,10 +277,13 @@ void Inbox::on_opened(const OpenResult& opened, const std::string& marker_key, b
     available_ = false;
     unavailable_note_ = *opened.error;
     publish_state();
-    uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
-      auto* self = static_cast<Inbox*>(t->data);
-      guarded(*self->log_, "inbox retry", [self] { self->start(); });
-    }, static_cast<std::uint64_t>(config_.poll_interval.count()), 0);
+    uv_timer_start(
+        scan_timer_.get(),
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Inbox*>(t->data);
+          guarded(*self->log_, "inbox retry", [self] { self->start(); });
+        },
+        static_cast<std::uint64_t>(config_.poll_interval.count()), 0);
     return;
   }
   if (first_open) (void)services_.store->set_meta(marker_key, "1");
@@ -292,13 +301,15 @@ void Inbox::start_watching() {
   // watch: auto polls shared filesystems (network, cluster, FUSE): inotify
   // never hears of a file another host wrote there.
   bool shared = filesystem_ && filesystem_->shared;
-  use_inotify_ = watch_limit_note_.empty() &&
-                 (config_.watch == config::WatchMode::kInotify ||
-                  (config_.watch == config::WatchMode::kAuto && !shared));
+  use_inotify_ =
+      watch_limit_note_.empty() && (config_.watch == config::WatchMode::kInotify ||
+                                    (config_.watch == config::WatchMode::kAuto && !shared));
   watch_note_.clear();
   if (filesystem_ && config_.watch == config::WatchMode::kAuto) {
-    watch_note_ = shared ? filesystem_->describe() + ": other hosts' writes are invisible to inotify; "
-                               "polling every " + format_duration(config_.poll_interval)
+    watch_note_ = shared ? filesystem_->describe() +
+                               ": other hosts' writes are invisible to inotify; "
+                               "polling every " +
+                               format_duration(config_.poll_interval)
                          : filesystem_->describe() + ": inotify";
     log_->info("inbox watch chosen inbox={} watch={} reason={}", config_.name,
                use_inotify_ ? "inotify" : "poll", quote(watch_note_));
@@ -321,10 +332,13 @@ void Inbox::start_watching() {
   auto period = use_inotify_ ? config_.rescan_interval : config_.poll_interval;
   if (period.count() > 0) {
     auto ms = static_cast<std::uint64_t>(period.count());
-    uv_timer_start(scan_timer_.get(), [](uv_timer_t* t) {
-      auto* self = static_cast<Inbox*>(t->data);
-      guarded(*self->log_, "inbox scan", [self] { self->scan(""); });
-    }, ms, ms);
+    uv_timer_start(
+        scan_timer_.get(),
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Inbox*>(t->data);
+          guarded(*self->log_, "inbox scan", [self] { self->scan(""); });
+        },
+        ms, ms);
   }
 }
 
@@ -336,16 +350,12 @@ void Inbox::on_event(const watcher::Event& event) {
       closing_.erase(event.rel);
       if (filter_.accepts(watcher::name_of(event.rel))) settle_.note_writing(event.rel, now);
       break;
-    case watcher::EventKind::kClosed:
-      observe_closed(event.rel);
-      break;
+    case watcher::EventKind::kClosed: observe_closed(event.rel); break;
     case watcher::EventKind::kRemoved:
       closing_.erase(event.rel);
       settle_.forget(event.rel);
       break;
-    case watcher::EventKind::kDirAdded:
-      scan(event.rel);
-      break;
+    case watcher::EventKind::kDirAdded: scan(event.rel); break;
     case watcher::EventKind::kOverflow:
       log_->warn("inotify queue overflow inbox={}: rescanning", config_.name);
       ++metrics_.overflows;
@@ -357,8 +367,9 @@ void Inbox::on_event(const watcher::Event& event) {
     case watcher::EventKind::kWatchLimit:
       log_->warn("inotify watch limit reached inbox={} folder={}: polling every {}", config_.name,
                  quote(event.rel), format_duration(config_.poll_interval));
-      watch_limit_note_ = "inotify watch limit reached (fs.inotify.max_user_watches): polling every " +
-                          format_duration(config_.poll_interval);
+      watch_limit_note_ =
+          "inotify watch limit reached (fs.inotify.max_user_watches): polling every " +
+          format_duration(config_.poll_interval);
       use_inotify_ = false;
       if (inotify_) inotify_->close();
       inotify_.reset();
@@ -396,11 +407,10 @@ void Inbox::observe_closed(const std::string& rel) {
 void Inbox::stat_closed() {
   if (stating_closed_ || closed_.empty()) return;
   stating_closed_ = true;
-  call<StatResults>("stat " + config_.path.string(),
-                    [root = config_.path, rels = std::exchange(closed_, {})] {
-                      return stat_files(root, rels);
-                    },
-                    [this](const StatResults& stats) { on_closed_stats(stats); });
+  call<StatResults>(
+      "stat " + config_.path.string(),
+      [root = config_.path, rels = std::exchange(closed_, {})] { return stat_files(root, rels); },
+      [this](const StatResults& stats) { on_closed_stats(stats); });
 }
 
 // With `settle: 0` a closed file is complete as soon as its fresh stat is
@@ -409,8 +419,8 @@ void Inbox::stat_closed() {
 void Inbox::on_closed_stats(const StatResults& stats) {
   stating_closed_ = false;
   auto now = mono_now();
-  bool at_once = config_.settle.count() == 0 && !settling_ && available_ && !stuck_ &&
-                 !intake_stopped_;
+  bool at_once =
+      config_.settle.count() == 0 && !settling_ && available_ && !stuck_ && !intake_stopped_;
   std::vector<watcher::FileInfo> ready;
   for (const auto& [rel, info] : stats) {
     auto it = closing_.find(rel);
@@ -445,15 +455,16 @@ void Inbox::scan(const std::string& rel_dir) {
     scanning_ = true;
     ++metrics_.rescans;
   }
-  post<ScanResult>("scan " + (config_.path / rel_dir).string(),
-                   [root = config_.path, rel_dir, recursive = config_.recursive, skip = skip_rels_] {
-                     return scan_folder(root, rel_dir, recursive, skip);
-                   },
-                   [this, full](const ScanResult& result) {
-                     if (full) scanning_ = false;
-                     on_scanned(result, full);
-                     if (full && std::exchange(rescan_wanted_, false)) scan("");
-                   });
+  post<ScanResult>(
+      "scan " + (config_.path / rel_dir).string(),
+      [root = config_.path, rel_dir, recursive = config_.recursive, skip = skip_rels_] {
+        return scan_folder(root, rel_dir, recursive, skip);
+      },
+      [this, full](const ScanResult& result) {
+        if (full) scanning_ = false;
+        on_scanned(result, full);
+        if (full && std::exchange(rescan_wanted_, false)) scan("");
+      });
 }
 
 void Inbox::on_scanned(const ScanResult& result, bool full) {
@@ -476,8 +487,8 @@ void Inbox::note_scan(const std::optional<Error>& error, MonoClock::duration too
   if (error) {
     note = "scan failed: " + error->message;
   } else if (took > limit) {
-    note = fmt::format("slow scan: {} for {} files", format_duration(std::chrono::duration_cast<Millis>(took)),
-                       files);
+    note = fmt::format("slow scan: {} for {} files",
+                       format_duration(std::chrono::duration_cast<Millis>(took)), files);
   }
   if (note.empty() && !scan_note_.empty()) {
     log_->info("scans healthy again inbox={}", config_.name);
@@ -496,10 +507,13 @@ void Inbox::arm_settle_timer() {
   }
   auto when = std::max(*deadline, backlog_until_);
   auto delay = std::chrono::duration_cast<Millis>(when - mono_now()).count();
-  uv_timer_start(settle_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Inbox*>(t->data);
-    guarded(*self->log_, "settle", [self] { self->on_settle_timer(); });
-  }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)), 0);
+  uv_timer_start(
+      settle_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Inbox*>(t->data);
+        guarded(*self->log_, "settle", [self] { self->on_settle_timer(); });
+      },
+      static_cast<std::uint64_t>(std::max<long long>(delay, 0)), 0);
 }
 
 // Re-stats every due file (on the folder thread): unchanged ones are
@@ -513,9 +527,10 @@ void Inbox::on_settle_timer() {
     return;
   }
   settling_ = true;
-  call<StatResults>("stat " + config_.path.string(),
-                    [root = config_.path, due = std::move(due)] { return stat_files(root, due); },
-                    [this](const StatResults& stats) { on_settle_stats(stats); });
+  call<StatResults>(
+      "stat " + config_.path.string(),
+      [root = config_.path, due = std::move(due)] { return stat_files(root, due); },
+      [this](const StatResults& stats) { on_settle_stats(stats); });
 }
 
 void Inbox::on_settle_stats(const StatResults& stats) {
@@ -579,7 +594,8 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   std::vector<queue::NewClaim> claims;
   for (const auto& f : files) {
     if (static_cast<std::int64_t>(claims.size()) >= room) break;
-    claims.push_back({config_.name, std::string(f.name()), f.rel, static_cast<std::int64_t>(f.size)});
+    claims.push_back(
+        {config_.name, std::string(f.name()), f.rel, static_cast<std::int64_t>(f.size)});
   }
   const bool record_first = std::any_of(claims.begin(), claims.end(),
                                         [](const auto& claim) { return claim.rel != claim.name; });
@@ -596,12 +612,13 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   targets.reserve(moves.size());
   for (const auto& move : moves) targets.push_back(move.target);
   auto what = fmt::format("claim {} files in {}", moves.size(), config_.path.string());
-  call<ClaimMoves>(what, [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
-                     return move_into_spool(inbox, spool, moves, {});
-                   },
-                   [this, claims, ids = *ids, targets = std::move(targets), record_first](const ClaimMoves& moved) {
-                     on_claims_moved(claims, ids, targets, moved, record_first);
-                   });
+  call<ClaimMoves>(
+      what,
+      [inbox = config_.path, spool = spool_dir(), moves = std::move(moves)] {
+        return move_into_spool(inbox, spool, moves, {});
+      },
+      [this, claims, ids = *ids, targets = std::move(targets), record_first](
+          const ClaimMoves& moved) { on_claims_moved(claims, ids, targets, moved, record_first); });
 }
 
 // Where a batch's files go: with `share_folders`, into the open folder as
@@ -609,7 +626,8 @@ void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
 // into a new folder that becomes the open one; otherwise a folder per file.
 // Each new folder is a kept empty one when there is one.
 std::vector<SpoolMove> Inbox::spool_moves(const std::vector<queue::NewClaim>& claims,
-                                          const std::vector<std::int64_t>& ids, bool share_folders) {
+                                          const std::vector<std::int64_t>& ids,
+                                          bool share_folders) {
   std::vector<SpoolMove> moves;
   moves.reserve(claims.size());
   for (std::size_t i = 0; i < claims.size(); ++i) {
@@ -627,8 +645,9 @@ std::vector<SpoolMove> Inbox::spool_moves(const std::vector<queue::NewClaim>& cl
 }
 
 void Inbox::on_claims_moved(const std::vector<queue::NewClaim>& claims,
-                            const std::vector<std::int64_t>& ids, const std::vector<fs::path>& targets,
-                            const ClaimMoves& moves, bool recorded_first) {
+                            const std::vector<std::int64_t>& ids,
+                            const std::vector<fs::path>& targets, const ClaimMoves& moves,
+                            bool recorded_first) {
   if (moves.refused) {
     log_->error("claims stopped inbox={} error={}", config_.name, quote(*moves.refused));
     backlog_until_ = mono_now() + config_.poll_interval;
@@ -720,11 +739,14 @@ void Inbox::recover_claims() {
       claiming.push_back(std::move(job));
     }
   }
-  post<SpoolSurvey>("read spool " + spool_dir().string(),
-                    [spool = spool_dir(), pending, keep = on_local_disk() ? kKeptFolders : 0] {
-                      return survey_spool(spool, pending, keep);
-                    },
-                    [this, claiming, pending](const SpoolSurvey& survey) { on_survey(claiming, pending, survey); });
+  post<SpoolSurvey>(
+      "read spool " + spool_dir().string(),
+      [spool = spool_dir(), pending, keep = on_local_disk() ? kKeptFolders : 0] {
+        return survey_spool(spool, pending, keep);
+      },
+      [this, claiming, pending](const SpoolSurvey& survey) {
+        on_survey(claiming, pending, survey);
+      });
 }
 
 // Matches the files of one spool folder with their jobs, among the ids the
@@ -792,7 +814,8 @@ void Inbox::on_survey(const std::vector<queue::Job>& claiming, const std::vector
     const auto& job = claiming[i];
     ids.push_back(job.id);
     claims.push_back({config_.name, job.name, job.rel, job.size});
-    spooled.push_back(survey.pending_present[i] ? std::optional(pending[i].string()) : std::nullopt);
+    spooled.push_back(survey.pending_present[i] ? std::optional(pending[i].string())
+                                                : std::nullopt);
   }
   if (!ids.empty()) {
     log_->info("recovered interrupted claims inbox={} count={}", config_.name, ids.size());
@@ -831,9 +854,11 @@ void Inbox::write_claims(std::function<Result<void>()> write, std::function<void
 // jobs: never runnable, and found again by recover_claims after a crash.
 void Inbox::confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
                            std::function<void()> then) {
-  write_claims([this, results = std::move(results)] {
-    return services_.store->finish_claims(results, wall_now_ms());
-  }, std::move(then));
+  write_claims(
+      [this, results = std::move(results)] {
+        return services_.store->finish_claims(results, wall_now_ms());
+      },
+      std::move(then));
 }
 
 // Step 3 for claims recorded first whose renames are known: `spooled[i]` is
@@ -847,7 +872,8 @@ void Inbox::confirm_spooled(const std::vector<std::int64_t>& ids,
     results.push_back({ids[i], spooled[i]});
     if (spooled[i]) claimed.push_back(claimed_file(ids[i], claims[i], *spooled[i]));
   }
-  confirm_claims(std::move(results), [this, claimed = std::move(claimed)] { on_claims_recorded(claimed); });
+  confirm_claims(std::move(results),
+                 [this, claimed = std::move(claimed)] { on_claims_recorded(claimed); });
 }
 
 // The last step of a claim whose files were renamed first: the renamed ones
@@ -858,12 +884,15 @@ void Inbox::record_claims(const std::vector<queue::NewClaim>& claims,
                           std::function<void()> then) {
   std::vector<queue::QueueStore::SpooledClaim> renamed;
   for (std::size_t i = 0; i < claims.size() && i < results.size(); ++i) {
-    if (results[i].spool_path) renamed.push_back({results[i].job_id, claims[i], *results[i].spool_path});
+    if (results[i].spool_path)
+      renamed.push_back({results[i].job_id, claims[i], *results[i].spool_path});
   }
   if (renamed.empty()) return;
-  write_claims([this, renamed = std::move(renamed)] {
-    return services_.store->record_claims(renamed, wall_now_ms());
-  }, std::move(then));
+  write_claims(
+      [this, renamed = std::move(renamed)] {
+        return services_.store->record_claims(renamed, wall_now_ms());
+      },
+      std::move(then));
 }
 
 // Files in a spool folder that no job owns (a power loss took the claim's
@@ -879,8 +908,8 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
   for (const auto& folder : folders) {
     if (folder.files.size() == 1) {
       const auto& [name, size] = folder.files.front();
-      const queue::QueueStore::SpooledClaim found{folder.id, {config_.name, name, name, size},
-                                                  (folder.path / name).string()};
+      const queue::QueueStore::SpooledClaim found{
+          folder.id, {config_.name, name, name, size}, (folder.path / name).string()};
       if (services_.store->record_claims({&found, 1}, wall_now_ms())) {
         log_->warn("spooled file without a job adopted id={} inbox={} file={}", folder.id,
                    config_.name, quote(found.spool_path));
@@ -906,21 +935,20 @@ void Inbox::adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders) {
     log_->warn("spooled file without a job adopted id={} inbox={} file={}", (*ids)[i], config_.name,
                quote(sources[i].string()));
   }
-  post<ClaimMoves>("adopt spooled files in " + spool_dir().string(),
-                   [inbox = config_.path, spool = spool_dir(), moves = std::move(moves),
-                    emptied = std::move(emptied)] {
-                     return move_into_spool(inbox, spool, moves, emptied);
-                   },
-                   [this, claims, ids = *ids](const ClaimMoves& moved) {
-                     std::vector<std::optional<std::string>> spooled;
-                     for (std::size_t i = 0; i < claims.size(); ++i) {
-                       bool ok = i < moved.results.size() && moved.results[i].moved;
-                       spooled.push_back(ok ? std::optional(spool_path(ids[i], claims[i].name).string())
-                                            : std::nullopt);
-                     }
-                     confirm_spooled(ids, claims, spooled);
-                     pump();
-                   });
+  post<ClaimMoves>(
+      "adopt spooled files in " + spool_dir().string(),
+      [inbox = config_.path, spool = spool_dir(), moves = std::move(moves),
+       emptied = std::move(emptied)] { return move_into_spool(inbox, spool, moves, emptied); },
+      [this, claims, ids = *ids](const ClaimMoves& moved) {
+        std::vector<std::optional<std::string>> spooled;
+        for (std::size_t i = 0; i < claims.size(); ++i) {
+          bool ok = i < moved.results.size() && moved.results[i].moved;
+          spooled.push_back(ok ? std::optional(spool_path(ids[i], claims[i].name).string())
+                               : std::nullopt);
+        }
+        confirm_spooled(ids, claims, spooled);
+        pump();
+      });
 }
 
 // --- Running handlers -----------------------------------------------------
@@ -947,7 +975,8 @@ void Inbox::pump() {
 }
 
 void Inbox::pump_round() {
-  if (intake_stopped_ || !available_ || stuck_ || paused_ || services_.state_disk->failing()) return;
+  if (intake_stopped_ || !available_ || stuck_ || paused_ || services_.state_disk->failing())
+    return;
   auto free = config_.concurrency - static_cast<int>(running_.size() + starting_.size());
   auto now = mono_now();
   if (breaker_.open()) {
@@ -1005,10 +1034,13 @@ void Inbox::arm_breaker_timer() {
   auto ends = breaker_.cooldown_ends();
   if (!ends) return;
   auto delay = std::chrono::duration_cast<Millis>(*ends - mono_now()).count();
-  uv_timer_start(breaker_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Inbox*>(t->data);
-    guarded(*self->log_, "breaker", [self] { self->pump(); });
-  }, static_cast<std::uint64_t>(std::max<long long>(delay, 0)) + 1, 0);
+  uv_timer_start(
+      breaker_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Inbox*>(t->data);
+        guarded(*self->log_, "breaker", [self] { self->pump(); });
+      },
+      static_cast<std::uint64_t>(std::max<long long>(delay, 0)) + 1, 0);
 }
 
 // Feeds a finished attempt to the breaker (never one cut short by a stop).
@@ -1096,10 +1128,13 @@ void Inbox::arm_retry_timer() {
     return;
   }
   auto delay = std::max<std::int64_t>(**due - wall_now_ms(), 0);
-  uv_timer_start(retry_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Inbox*>(t->data);
-    guarded(*self->log_, "retry", [self] { self->pump(); });
-  }, static_cast<std::uint64_t>(delay) + 1, 0);
+  uv_timer_start(
+      retry_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Inbox*>(t->data);
+        guarded(*self->log_, "retry", [self] { self->pump(); });
+      },
+      static_cast<std::uint64_t>(delay) + 1, 0);
 }
 
 std::string Inbox::job_fields(const queue::Job& job, int attempt) const {
@@ -1190,12 +1225,13 @@ void Inbox::start_job(const queue::Job& job) {
     return;
   }
   starting_.insert(job.id);
-  call<SpoolCheck>("check " + *job.path,
-                   [file = fs::path(*job.path), spool = spool_dir()] { return check_spooled(file, spool); },
-                   [this, job](const SpoolCheck& check) {
-                     starting_.erase(job.id);
-                     on_spool_checked(job, check);
-                   });
+  call<SpoolCheck>(
+      "check " + *job.path,
+      [file = fs::path(*job.path), spool = spool_dir()] { return check_spooled(file, spool); },
+      [this, job](const SpoolCheck& check) {
+        starting_.erase(job.id);
+        on_spool_checked(job, check);
+      });
 }
 
 void Inbox::on_spool_checked(const queue::Job& job, const SpoolCheck& check) {
@@ -1342,7 +1378,8 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
     record.counted = false;
     auto requeue = [this, record, id = job.id] {
       return services_.store->finish_attempt(
-          record, {id, queue::JobState::kQueued, std::nullopt, std::string("interrupted by shutdown")},
+          record,
+          {id, queue::JobState::kQueued, std::nullopt, std::string("interrupted by shutdown")},
           wall_now_ms());
     };
     if (auto ok = requeue(); !ok) state_write_failed(ok.error(), requeue);
@@ -1366,15 +1403,18 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
                              const std::string& reason) {
   record_result(job.id, false);
   int used = attempt.attempt - job.budget_base;
-  bool permanent = attempt.exit_code &&
-                   std::find(config_.permanent_exit_codes.begin(), config_.permanent_exit_codes.end(),
-                             *attempt.exit_code) != config_.permanent_exit_codes.end();
+  bool permanent =
+      attempt.exit_code &&
+      std::find(config_.permanent_exit_codes.begin(), config_.permanent_exit_codes.end(),
+                *attempt.exit_code) != config_.permanent_exit_codes.end();
   if (permanent || used >= config_.retries + 1) {
-    finish_job(job, &attempt, queue::JobState::kFailed, permanent ? reason + " (permanent)" : reason);
+    finish_job(job, &attempt, queue::JobState::kFailed,
+               permanent ? reason + " (permanent)" : reason);
     pump();
     return;
   }
-  auto delay = jittered_backoff(config_.retry_backoff, config_.retry_backoff_max, used, services_.rng);
+  auto delay =
+      jittered_backoff(config_.retry_backoff, config_.retry_backoff_max, used, services_.rng);
   auto record = [this, job, attempt, reason, delay]() -> Result<void> {
     auto now = wall_now_ms();
     auto ok = services_.store->finish_attempt(
@@ -1398,8 +1438,8 @@ void Inbox::conclude_failure(const queue::Job& job, const queue::Attempt& attemp
 // the file in the spool with the job terminal; recover_claims finishes the
 // move. So a job may show its terminal state a moment before its file
 // lands, never the other way round.
-void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt,
-                       queue::JobState state, const std::string& reason, bool file_gone) {
+void Inbox::finish_job(const queue::Job& job, const queue::Attempt* attempt, queue::JobState state,
+                       const std::string& reason, bool file_gone) {
   std::optional<queue::Attempt> finished;
   if (attempt != nullptr) finished = *attempt;
   if (auto ok = record_outcome(job, finished, state, reason, file_gone); !ok) {
@@ -1445,7 +1485,8 @@ void Inbox::outcome_recorded(const queue::Job& job, const std::optional<queue::A
     ++(done ? metrics_.done : metrics_.failed);
   }
   completions_.push_back(mono_now());
-  while (!completions_.empty() && completions_.back() - completions_.front() > std::chrono::minutes(5)) {
+  while (!completions_.empty() &&
+         completions_.back() - completions_.front() > std::chrono::minutes(5)) {
     completions_.pop_front();
   }
   int number = attempt ? attempt->attempt : job.attempts;
@@ -1519,19 +1560,19 @@ void Inbox::kick() {
 void Inbox::place_file(const queue::Job& job) {
   placing_.insert(job.id);
   ++committing_;
-  services_.commit->after_durable([this, life = std::weak_ptr(life_), job](
-                                      const std::optional<Error>& error) {
-    if (life.expired()) return;
-    --committing_;
-    if (!error) {
-      post_placement(job);
-      return;
-    }
-    state_write_failed(*error, [this, job]() -> Result<void> {
-      place_file(job);
-      return {};
-    });
-  });
+  services_.commit->after_durable(
+      [this, life = std::weak_ptr(life_), job](const std::optional<Error>& error) {
+        if (life.expired()) return;
+        --committing_;
+        if (!error) {
+          post_placement(job);
+          return;
+        }
+        state_write_failed(*error, [this, job]() -> Result<void> {
+          place_file(job);
+          return {};
+        });
+      });
 }
 
 // Moves the file to its done or failed folder under a free name (or deletes
@@ -1564,12 +1605,13 @@ void Inbox::post_placement(const queue::Job& job) {
   }
   auto from = request.from;
   close_open_folder(from);
-  post<PlaceResult>("move " + from.string(), [request = std::move(request)] { return place_outcome(request); },
-                    [this, id = job.id, from, keep](const PlaceResult& placed) {
-                      if (keep) --keeping_;
-                      if (placed.kept_folder && available_) kept_folders_.push_back(id);
-                      on_placed(id, from, placed);
-                    });
+  post<PlaceResult>(
+      "move " + from.string(), [request = std::move(request)] { return place_outcome(request); },
+      [this, id = job.id, from, keep](const PlaceResult& placed) {
+        if (keep) --keeping_;
+        if (placed.kept_folder && available_) kept_folders_.push_back(id);
+        on_placed(id, from, placed);
+      });
 }
 
 // Whether `file` is the last file this run put into its spool folder that
@@ -1593,7 +1635,9 @@ void Inbox::on_placed(std::int64_t job_id, const fs::path& from, const PlaceResu
   if (placed.source_missing || placed.final_path == from) return;
   std::optional<std::string> now_at;
   if (placed.final_path) now_at = placed.final_path->string();
-  auto record = [this, job_id, now_at] { return services_.store->set_path(job_id, now_at, wall_now_ms()); };
+  auto record = [this, job_id, now_at] {
+    return services_.store->set_path(job_id, now_at, wall_now_ms());
+  };
   if (auto ok = record(); !ok) state_write_failed(ok.error(), record);
 }
 
@@ -1624,9 +1668,10 @@ Result<void> Inbox::requeue(const queue::Job& job) {
     return fail("job " + std::to_string(job.id) + " is being retried already");
   }
   auto target = spool_path(job.id, job.name);
-  post<TakeBack>("take back " + *job.path,
-                 [from = fs::path(*job.path), target] { return take_back(from, target); },
-                 [this, job, target](const TakeBack& taken) { on_taken_back(job, target, taken); });
+  post<TakeBack>(
+      "take back " + *job.path,
+      [from = fs::path(*job.path), target] { return take_back(from, target); },
+      [this, job, target](const TakeBack& taken) { on_taken_back(job, target, taken); });
   return {};
 }
 
@@ -1638,7 +1683,8 @@ void Inbox::on_taken_back(const queue::Job& job, const fs::path& target, const T
   }
   auto now = wall_now_ms();
   auto ok = services_.store->batch([&]() -> Result<void> {
-    auto moved = services_.store->transition({job.id, queue::JobState::kQueued, std::nullopt, std::string()}, now);
+    auto moved = services_.store->transition(
+        {job.id, queue::JobState::kQueued, std::nullopt, std::string()}, now);
     if (!moved) return moved;
     return services_.store->set_path(job.id, target.string(), now);
   });

@@ -22,14 +22,14 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
-#include <deque>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -66,11 +66,11 @@ struct Services {
   uv_loop_t* loop = nullptr;
   queue::QueueStore* store = nullptr;
   runner::Runner* runner = nullptr;
-  StateDisk* state_disk = nullptr;         // failing writes pause claiming and starting
-  GroupCommit* commit = nullptr;           // when the queue's commits reach the disk
-  std::filesystem::path work_root;         // <state_dir>/work: per-attempt work dirs
-  std::string instance_id;                 // names this daemon's spool on shared folders
-  std::vector<std::string> base_env;       // PATH, HOME, LANG, TZ from the daemon, when set
+  StateDisk* state_disk = nullptr;    // failing writes pause claiming and starting
+  GroupCommit* commit = nullptr;      // when the queue's commits reach the disk
+  std::filesystem::path work_root;    // <state_dir>/work: per-attempt work dirs
+  std::string instance_id;            // names this daemon's spool on shared folders
+  std::vector<std::string> base_env;  // PATH, HOME, LANG, TZ from the daemon, when set
   std::mt19937_64 rng{std::random_device{}()};
   RunStats stats;
   // Observers (the admin socket's `watch` stream); either may be empty.
@@ -196,7 +196,8 @@ class Inbox {
   void claim_batch(const std::vector<watcher::FileInfo>& files);
   std::vector<SpoolMove> spool_moves(const std::vector<queue::NewClaim>& claims,
                                      const std::vector<std::int64_t>& ids, bool share_folders);
-  void on_claims_moved(const std::vector<queue::NewClaim>& claims, const std::vector<std::int64_t>& ids,
+  void on_claims_moved(const std::vector<queue::NewClaim>& claims,
+                       const std::vector<std::int64_t>& ids,
                        const std::vector<std::filesystem::path>& targets, const ClaimMoves& moves,
                        bool recorded_first);
   const std::filesystem::path& spool_dir() const { return spool_dir_; }
@@ -209,8 +210,8 @@ class Inbox {
   // spool/.free-<id>: the emptied folder of job `job_id`, kept for reuse.
   std::filesystem::path free_folder(std::int64_t job_id) const;
   void recover_claims();
-  void on_survey(const std::vector<queue::Job>& claiming, const std::vector<std::filesystem::path>& pending,
-                 const SpoolSurvey& survey);
+  void on_survey(const std::vector<queue::Job>& claiming,
+                 const std::vector<std::filesystem::path>& pending, const SpoolSurvey& survey);
   std::optional<SpoolSurvey::Folder> settle_spool_folder(const SpoolSurvey::Folder& folder);
   void adopt_orphans(const std::vector<SpoolSurvey::Folder>& folders);
   // A claimed file and what its claim found: the name of the file that
@@ -219,11 +220,14 @@ class Inbox {
     queue::Job job;
     std::string replaced_by;
   };
-  ClaimedFile claimed_file(std::int64_t id, const queue::NewClaim& claim, std::string spool_path) const;
+  ClaimedFile claimed_file(std::int64_t id, const queue::NewClaim& claim,
+                           std::string spool_path) const;
   void on_claims_recorded(const std::vector<ClaimedFile>& claimed);
   void write_claims(std::function<Result<void>()> write, std::function<void()> then);
-  void confirm_claims(std::vector<queue::QueueStore::ClaimResult> results, std::function<void()> then);
-  void confirm_spooled(const std::vector<std::int64_t>& ids, const std::vector<queue::NewClaim>& claims,
+  void confirm_claims(std::vector<queue::QueueStore::ClaimResult> results,
+                      std::function<void()> then);
+  void confirm_spooled(const std::vector<std::int64_t>& ids,
+                       const std::vector<queue::NewClaim>& claims,
                        const std::vector<std::optional<std::string>>& spooled);
   void record_claims(const std::vector<queue::NewClaim>& claims,
                      const std::vector<queue::QueueStore::ClaimResult>& results,
@@ -251,7 +255,8 @@ class Inbox {
   void release_work_dir(const std::filesystem::path& dir);
   bool empty_folder(const std::filesystem::path& dir);  // false: something is left
   void on_handler_done(const queue::Job& job, const Running& run, runner::HandlerResult result);
-  void record_spawn_failure(const queue::Job& job, int attempt, EpochMs started, const Error& error);
+  void record_spawn_failure(const queue::Job& job, int attempt, EpochMs started,
+                            const Error& error);
   void conclude_failure(const queue::Job& job, const queue::Attempt& attempt,
                         const std::string& reason);
   // Ends a job: `file_gone` says there is no file to move.
@@ -274,7 +279,8 @@ class Inbox {
   void post_placement(const queue::Job& job);
   void on_placed(std::int64_t job_id, const std::filesystem::path& from, const PlaceResult& placed);
   bool last_in_its_folder(const std::filesystem::path& file);
-  void on_taken_back(const queue::Job& job, const std::filesystem::path& target, const TakeBack& taken);
+  void on_taken_back(const queue::Job& job, const std::filesystem::path& target,
+                     const TakeBack& taken);
   void arm_retry_timer();
   void arm_breaker_timer();
   void record_result(std::int64_t job_id, bool success);
@@ -303,7 +309,7 @@ class Inbox {
   bool stopping_handlers_ = false;
   std::unique_ptr<watcher::InotifyWatcher> inotify_;
   UvHandle<uv_timer_t> settle_timer_;
-  UvHandle<uv_timer_t> scan_timer_;    // rescan_interval / poll_interval / unavailable retry
+  UvHandle<uv_timer_t> scan_timer_;  // rescan_interval / poll_interval / unavailable retry
   UvHandle<uv_timer_t> retry_timer_;
   UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
   UvHandle<uv_idle_t> pump_idle_;       // pump_soon()
@@ -317,7 +323,7 @@ class Inbox {
   std::set<std::int64_t> cancel_requested_;
   std::deque<std::function<Result<void>()>> deferred_;  // unrecorded outcomes, oldest first
   Metrics metrics_;
-  std::deque<MonoTime> completions_;   // finish times within the rate window
+  std::deque<MonoTime> completions_;  // finish times within the rate window
   MonoTime started_at_ = mono_now();
   std::string watch_note_;              // why this watch mode (e.g. an NFS mount is polled)
   std::string watch_limit_note_;        // set once inotify ran out of watches: poll from then on
@@ -326,16 +332,16 @@ class Inbox {
   std::vector<std::string> skip_rels_;  // spool, done and failed folders inside the inbox
   MonoTime backlog_until_{};            // max_queue reached or claims failing: wait until then
   std::optional<watcher::Filesystem> filesystem_;  // what the folder was on when opened
-  std::string unavailable_note_;        // why the folder could not be opened
+  std::string unavailable_note_;                   // why the folder could not be opened
   // Folder work in flight. At most one open, one full scan, one settle round
   // (stat, then claim) and one stat of closed files run at a time.
   bool opening_ = false;
   bool opened_once_ = false;
   bool scanning_ = false;
-  bool rescan_wanted_ = false;          // a full scan was asked for while one ran
+  bool rescan_wanted_ = false;  // a full scan was asked for while one ran
   bool settling_ = false;
   bool stating_closed_ = false;
-  std::vector<std::string> closed_;     // closed by their writer, to be stat'ed
+  std::vector<std::string> closed_;  // closed by their writer, to be stat'ed
   // Per rel: closes whose stat is pending; a new write or a removal in the
   // meantime voids them (the next close brings a fresh stat).
   std::map<std::string, int> closing_;
@@ -343,12 +349,12 @@ class Inbox {
   // waits for the commit it shares with a finished job.
   std::set<std::int64_t> starting_;
   std::optional<std::vector<Launch>> held_launches_;  // see finish_and_start_next
-  bool pumping_ = false;                // inside pump()
-  bool pump_again_ = false;             // pump() was asked for meanwhile
+  bool pumping_ = false;                              // inside pump()
+  bool pump_again_ = false;                           // pump() was asked for meanwhile
   std::vector<std::int64_t> kept_folders_;  // ids of empty spool folders to reuse (free_folder)
   // Spool folder -> files this run moved into it that have not left it yet.
   std::map<std::filesystem::path, int> folder_files_;
-  std::size_t keeping_ = 0;             // placements that may keep their folder
+  std::size_t keeping_ = 0;  // placements that may keep their folder
   // The spool folder that claims join (see kSpoolFolderSpan): its id and
   // the names in it. Local disks only.
   struct OpenFolder {
@@ -356,13 +362,13 @@ class Inbox {
     std::unordered_set<std::string> names;
   };
   std::optional<OpenFolder> open_folder_;
-  int committing_ = 0;                  // placements waiting for their outcome's sync
+  int committing_ = 0;  // placements waiting for their outcome's sync
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox
-  std::set<std::int64_t> taking_back_;  // admin retry moving the file back
-  std::set<std::int64_t> placing_;      // terminal jobs whose file is not placed yet
+  std::set<std::int64_t> taking_back_;                    // admin retry moving the file back
+  std::set<std::int64_t> placing_;           // terminal jobs whose file is not placed yet
   std::optional<FolderWorker::Busy> stuck_;  // a folder call that has not returned
-  UvHandle<uv_timer_t> health_timer_;   // looks for a stuck call while work is pending
-  FolderWorker worker_;                 // last: destroyed first, so no `done` outlives the rest
+  UvHandle<uv_timer_t> health_timer_;        // looks for a stuck call while work is pending
+  FolderWorker worker_;  // last: destroyed first, so no `done` outlives the rest
 };
 
 }  // namespace inboxd::app

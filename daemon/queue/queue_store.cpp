@@ -402,7 +402,8 @@ Result<void> configure(sqlite::Database& db, Durability durability) {
   // syncs would stall the loop; WalSync checkpoints from its own thread).
   bool grouped = durability == Durability::kGrouped;
   const char* synchronous = grouped ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL";
-  const char* checkpoints = grouped ? "PRAGMA wal_autocheckpoint = 0" : "PRAGMA wal_autocheckpoint = 1000";
+  const char* checkpoints =
+      grouped ? "PRAGMA wal_autocheckpoint = 0" : "PRAGMA wal_autocheckpoint = 1000";
   for (const char* pragma : {synchronous, checkpoints, "PRAGMA foreign_keys = ON",
                              "PRAGMA temp_store = MEMORY", kJournalSizeLimit}) {
     if (auto ok = db.exec(pragma); !ok) return ok;
@@ -482,11 +483,14 @@ QueueStore::QueueStore(sqlite::Database db, std::string instance_id, Durability 
   if (auto size = select_int(db_, "PRAGMA page_size", [](sqlite::Statement&) {}); size && *size) {
     page_size_ = static_cast<std::uint64_t>(**size);
   }
-  ::sqlite3_wal_hook(db_.handle(), [](void* self, sqlite3*, const char*, int pages) {
-    auto* store = static_cast<QueueStore*>(self);
-    store->wal_bytes_ = static_cast<std::uint64_t>(pages) * store->page_size_;
-    return SQLITE_OK;
-  }, this);
+  ::sqlite3_wal_hook(
+      db_.handle(),
+      [](void* self, sqlite3*, const char*, int pages) {
+        auto* store = static_cast<QueueStore*>(self);
+        store->wal_bytes_ = static_cast<std::uint64_t>(pages) * store->page_size_;
+        return SQLITE_OK;
+      },
+      this);
 }
 
 QueueStore::~QueueStore() = default;
@@ -535,7 +539,8 @@ Result<void> QueueStore::without_fsync(const char* what, Fn&& fn) {
   auto ok = fn();
   if (relaxed) {
     if (auto restored = db_.exec("PRAGMA synchronous = FULL"); !restored) {
-      return fail(with_context(fmt::format("{}: restore synchronous=FULL", what), restored.error()));
+      return fail(
+          with_context(fmt::format("{}: restore synchronous=FULL", what), restored.error()));
     }
   }
   return ok;
@@ -793,7 +798,9 @@ Result<std::optional<Job>> QueueStore::job(std::int64_t id) {
 
 Result<void> QueueStore::visit_jobs_between(std::int64_t first, std::int64_t end,
                                             const std::function<bool(const Job&)>& visit) {
-  auto context = [&](const Error& e) { return with_context(fmt::format("jobs id={}..{}", first, end - 1), e); };
+  auto context = [&](const Error& e) {
+    return with_context(fmt::format("jobs id={}..{}", first, end - 1), e);
+  };
   auto stmt = db_.statement(sql::kJobsBetween);
   if (!stmt) return fail(context(stmt.error()));
   (*stmt)->bind_int(1, first);
@@ -819,9 +826,9 @@ Result<std::vector<Attempt>> QueueStore::attempts(std::int64_t job_id) {
 
 Result<std::vector<Job>> QueueStore::jobs(const JobFilter& filter) {
   if (filter.limit <= 0 || filter.state == JobState::kClaiming) return std::vector<Job>{};
-  const std::string query = filter.state
-                                ? sql::jobs_in_state(to_string(*filter.state), filter.inbox.has_value())
-                                : (filter.inbox ? sql::kJobsByInbox : sql::kJobsAll);
+  const std::string query =
+      filter.state ? sql::jobs_in_state(to_string(*filter.state), filter.inbox.has_value())
+                   : (filter.inbox ? sql::kJobsByInbox : sql::kJobsAll);
   auto found = select_jobs(db_, query, [&](sqlite::Statement& stmt) {
     stmt.bind_int(1, filter.before_id.value_or(std::numeric_limits<std::int64_t>::max()));
     stmt.bind_int(2, filter.limit);
@@ -845,26 +852,13 @@ Result<Counts> QueueStore::counts(std::string_view inbox) {
     if (!*row) return counts;
     const std::int64_t n = (*stmt)->column_int(1);
     switch (parse_job_state((*stmt)->column_bytes(0)).value_or(JobState::kClaiming)) {
-      case JobState::kClaiming:
-        break;
-      case JobState::kQueued:
-        counts.queued = n;
-        break;
-      case JobState::kRunning:
-        counts.running = n;
-        break;
-      case JobState::kRetryWait:
-        counts.retry_wait = n;
-        break;
-      case JobState::kDone:
-        counts.done = n;
-        break;
-      case JobState::kFailed:
-        counts.failed = n;
-        break;
-      case JobState::kCanceled:
-        counts.canceled = n;
-        break;
+      case JobState::kClaiming: break;
+      case JobState::kQueued: counts.queued = n; break;
+      case JobState::kRunning: counts.running = n; break;
+      case JobState::kRetryWait: counts.retry_wait = n; break;
+      case JobState::kDone: counts.done = n; break;
+      case JobState::kFailed: counts.failed = n; break;
+      case JobState::kCanceled: counts.canceled = n; break;
     }
   }
 }

@@ -59,29 +59,29 @@ bool is_terminal(JobState state);
 struct Job {
   std::int64_t id = 0;
   std::string inbox;
-  std::string name;                  // bytes
-  std::string rel;                   // bytes, relative to the inbox path
+  std::string name;  // bytes
+  std::string rel;   // bytes, relative to the inbox path
   JobState state = JobState::kQueued;
   std::int64_t size = 0;
-  int attempts = 0;                  // attempts started so far (counted ones)
-  int budget_base = 0;               // attempts that came before the last `retry`
+  int attempts = 0;     // attempts started so far (counted ones)
+  int budget_base = 0;  // attempts that came before the last `retry`
   EpochMs created_at = 0;
   EpochMs updated_at = 0;
   std::optional<EpochMs> next_attempt_at;  // retry_wait only
-  std::optional<std::string> path;   // where the file is now; nullopt once deleted
+  std::optional<std::string> path;         // where the file is now; nullopt once deleted
   std::string last_error;
 };
 
 struct Attempt {
   std::int64_t job_id = 0;
-  int attempt = 0;                   // 1-based
+  int attempt = 0;  // 1-based
   EpochMs started_at = 0;
   std::optional<EpochMs> finished_at;
   std::int64_t duration_ms = 0;
-  std::optional<int> exit_code;      // null when killed by a signal
-  std::optional<std::string> signal; // "SIGKILL" or null
+  std::optional<int> exit_code;       // null when killed by a signal
+  std::optional<std::string> signal;  // "SIGKILL" or null
   bool timed_out = false;
-  bool counted = true;               // false: cut short by a graceful stop
+  bool counted = true;  // false: cut short by a graceful stop
   std::string stdout_tail;
   std::string stderr_tail;
   std::int64_t pid = 0;              // handler pid (= its process group id)
@@ -104,7 +104,7 @@ struct Transition {
   std::int64_t job_id = 0;
   JobState state = JobState::kQueued;
   std::optional<EpochMs> next_attempt_at;
-  std::optional<std::string> last_error;   // nullopt: unchanged
+  std::optional<std::string> last_error;  // nullopt: unchanged
 };
 
 // kEachCommit: synchronous=FULL, except for the writes the claim protocol
@@ -312,7 +312,7 @@ class QueueStore {
   int batch_depth_ = 0;
   bool whole_ = false;           // inside batch_whole(): calls take no savepoint
   std::optional<Error> doomed_;  // the first call that failed inside batch_whole()
-  Result<void> read_next_id();  // sets next_id_ from the database once
+  Result<void> read_next_id();   // sets next_id_ from the database once
   std::int64_t next_id_ = 0;  // the next id reserve_ids may hand out; 0 until it read the database
   std::uint64_t page_size_ = 4096;
   std::uint64_t wal_bytes_ = 0;  // see wal_bytes()

@@ -138,9 +138,9 @@ TEST_CASE("a run of 500 files survives ten SIGKILLs: each file done once, no lef
   }
   auto states = job_states(d.root() / "state" / "queue.db");
   auto extra = static_cast<int>(all.size()) - kFiles;
-  WARN("seed=" << seed << " files=" << kFiles << " kills=" << kills << " handler_runs="
-               << all.size() << " extra_runs=" << extra << " done_jobs=" << states["done"]
-               << " leftover_handlers=" << alive);
+  WARN("seed=" << seed << " files=" << kFiles << " kills=" << kills
+               << " handler_runs=" << all.size() << " extra_runs=" << extra
+               << " done_jobs=" << states["done"] << " leftover_handlers=" << alive);
   CHECK(d.files_in(d.done()).size() == kFiles);
   CHECK(d.files_in(d.inbox()).empty());
   CHECK(per_file.size() == kFiles);
@@ -152,30 +152,32 @@ TEST_CASE("a run of 500 files survives ten SIGKILLs: each file done once, no lef
   CHECK(extra <= kills * kConcurrency);
 }
 
-TEST_CASE("a handler that kills the daemon ends failed and the daemon stays healthy",
-          "[crash]") {
+TEST_CASE("a handler that kills the daemon ends failed and the daemon stays healthy", "[crash]") {
   DaemonFixture d;
   d.configure({count_handler()}, "settle: 0\nretries: 1");
   d.start();
   d.drop("kill-daemon.bin", "x");
   int restarts = 0;
-  REQUIRE(d.wait_until([&] {
-    if (fs::exists(d.failed() / "kill-daemon.bin.error.txt")) return true;
-    if (!d.running() || d.exited()) {
-      ++restarts;
-      try {
-        d.start();
-      } catch (const std::runtime_error&) {
-        // Killed again before it was ready: the next round restarts it.
-      }
-    }
-    return false;
-  }, 60s));
+  REQUIRE(d.wait_until(
+      [&] {
+        if (fs::exists(d.failed() / "kill-daemon.bin.error.txt")) return true;
+        if (!d.running() || d.exited()) {
+          ++restarts;
+          try {
+            d.start();
+          } catch (const std::runtime_error&) {
+            // Killed again before it was ready: the next round restarts it.
+          }
+        }
+        return false;
+      },
+      60s));
   CHECK(restarts == 2);  // retries: 1 allows two attempts, each one a crash
   auto report = DaemonFixture::read_file(d.failed() / "kill-daemon.bin.error.txt");
   CHECK(report.find("interrupted") != std::string::npos);
   d.drop("after.txt", "y");
-  REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"after.txt"}; }));
+  REQUIRE(
+      d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"after.txt"}; }));
   CHECK_FALSE(d.exited().has_value());
   CHECK(d.stop() == 0);
 }
@@ -188,7 +190,8 @@ TEST_CASE("an adopted spooled file over max_file_size fails as too large, never 
   REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2; }));
   CHECK(d.stop() == 0);
   CHECK(d.handler_runs().empty());
-  CHECK(DaemonFixture::read_file(d.failed() / "big.pdf.error.txt").find("too large") != std::string::npos);
+  CHECK(DaemonFixture::read_file(d.failed() / "big.pdf.error.txt").find("too large") !=
+        std::string::npos);
 }
 
 TEST_CASE("a corrupt database is refused with exit 73 and left as it was", "[crash][startup]") {
@@ -215,7 +218,8 @@ TEST_CASE("a spooled file without a job gets one, and a job whose file vanished 
   DaemonFixture d;
   d.configure({count_handler()}, "settle: 0\nconcurrency: 1");
   auto spool = start_with_orphans(d, "9999", {{"orphan.pdf", "left behind"}});
-  REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"orphan.pdf"}; }));
+  REQUIRE(
+      d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"orphan.pdf"}; }));
   CHECK(DaemonFixture::read_file(d.done() / "orphan.pdf") == "left behind");
   CHECK_FALSE(fs::exists(spool / "9999"));
 }
@@ -234,9 +238,10 @@ std::map<fs::path, std::vector<std::string>> spool_folders(const DaemonFixture& 
   return folders;
 }
 
-TEST_CASE("files claimed together share a spool folder, and after a crash only its file without a job "
-          "is adopted",
-          "[crash][recovery]") {
+TEST_CASE(
+    "files claimed together share a spool folder, and after a crash only its file without a job "
+    "is adopted",
+    "[crash][recovery]") {
   DaemonFixture d;
   d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
   d.block_handlers();
@@ -249,7 +254,8 @@ TEST_CASE("files claimed together share a spool folder, and after a crash only i
   }));
   auto one_run = [&] {
     auto records = DaemonFixture::files_in(d.records());
-    return std::any_of(records.begin(), records.end(), [](const auto& r) { return r.ends_with(".args"); });
+    return std::any_of(records.begin(), records.end(),
+                       [](const auto& r) { return r.ends_with(".args"); });
   };
   REQUIRE(d.wait_until(one_run));
   d.kill_hard();
@@ -269,7 +275,8 @@ TEST_CASE("files claimed together share a spool folder, and after a crash only i
   CHECK(spool_folders(d).empty());
 }
 
-TEST_CASE("files claimed one after another share a spool folder until a file leaves it", "[recovery]") {
+TEST_CASE("files claimed one after another share a spool folder until a file leaves it",
+          "[recovery]") {
   DaemonFixture d;
   d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0\nconcurrency: 1");
   d.block_handlers();
@@ -312,9 +319,11 @@ TEST_CASE("a queued job whose spooled file was removed fails with the reason",
   d.drop("doomed.txt", "2");
   remove_spooled(d, "doomed.txt", 1);
   d.unblock_handlers();
-  REQUIRE(d.wait_until([&] { return d.log().find("file missing from the spool") != std::string::npos; }));
+  REQUIRE(d.wait_until(
+      [&] { return d.log().find("file missing from the spool") != std::string::npos; }));
   // A job's state may show a moment before its file lands.
-  CHECK(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"first.txt"}; }));
+  CHECK(
+      d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"first.txt"}; }));
   CHECK_FALSE(fs::exists(d.records() / "2.1.args"));
   CHECK(job_states(d.root() / "state" / "queue.db") ==
         std::map<std::string, int>{{"done", 1}, {"failed", 1}});
@@ -387,15 +396,17 @@ fs::path drop_onto_full_state_disk(DaemonFixture& d, SmallDisk& disk, const std:
   d.start();
   auto filler = disk.fill();
   for (int i = 0; i < files; ++i) d.drop(name_of_file(i), std::string(size, 'x'));
-  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  REQUIRE(d.wait_until(
+      [&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
   return filler;
 }
 
 }  // namespace
 
-TEST_CASE("a full state disk pauses claiming without losing anything, and work resumes when "
-          "space returns",
-          "[crash][disk]") {
+TEST_CASE(
+    "a full state disk pauses claiming without losing anything, and work resumes when "
+    "space returns",
+    "[crash][disk]") {
   if (!can_mount_state_disk()) return;
   DaemonFixture d;
   SmallDisk disk(d.root() / "state", "16m");
@@ -419,9 +430,10 @@ TEST_CASE("a full state disk pauses claiming without losing anything, and work r
   CHECK(d.files_in(d.inbox()).empty());
 }
 
-TEST_CASE("files claimed while the state disk is full still fail as too large, never reaching a "
-          "handler",
-          "[crash][disk]") {
+TEST_CASE(
+    "files claimed while the state disk is full still fail as too large, never reaching a "
+    "handler",
+    "[crash][disk]") {
   if (!can_mount_state_disk()) return;
   DaemonFixture d;
   SmallDisk disk(d.root() / "state", "16m");
@@ -431,18 +443,21 @@ TEST_CASE("files claimed while the state disk is full still fail as too large, n
   REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2 * kFiles; }, 60s));
   CHECK(d.stop() == 0);
   CHECK(d.handler_runs().empty());
-  CHECK(job_states(d.root() / "state" / "queue.db") == std::map<std::string, int>{{"failed", kFiles}});
+  CHECK(job_states(d.root() / "state" / "queue.db") ==
+        std::map<std::string, int>{{"failed", kFiles}});
   auto log = d.log();
   std::size_t claimed = 0;
-  for (auto at = log.find("job claimed"); at != std::string::npos; at = log.find("job claimed", at + 1)) {
+  for (auto at = log.find("job claimed"); at != std::string::npos;
+       at = log.find("job claimed", at + 1)) {
     ++claimed;
   }
   CHECK(claimed == kFiles);
 }
 
-TEST_CASE("a job that ends while the state disk is full starts no next handler until both are "
-          "recorded, and each job runs once",
-          "[crash][disk]") {
+TEST_CASE(
+    "a job that ends while the state disk is full starts no next handler until both are "
+    "recorded, and each job runs once",
+    "[crash][disk]") {
   if (!can_mount_state_disk()) return;
   DaemonFixture d;
   SmallDisk disk(d.root() / "state", "16m");
@@ -455,7 +470,8 @@ TEST_CASE("a job that ends while the state disk is full starts no next handler u
   // The first job's outcome and the second job's start share one commit,
   // which the full disk refuses.
   d.unblock_handlers();
-  REQUIRE(d.wait_until([&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
+  REQUIRE(d.wait_until(
+      [&] { return d.log().find("state directory cannot be written") != std::string::npos; }));
   auto runs = [&] {
     std::vector<std::string> args;
     for (const auto& record : DaemonFixture::files_in(d.records())) {
@@ -471,6 +487,7 @@ TEST_CASE("a job that ends while the state disk is full starts no next handler u
   CHECK(runs().size() == 3);  // every job once, each in its first attempt
   for (const auto& run : runs()) CHECK(run.ends_with(".1.args"));
   std::string integrity;
-  CHECK(job_states(d.root() / "state" / "queue.db", &integrity) == std::map<std::string, int>{{"done", 3}});
+  CHECK(job_states(d.root() / "state" / "queue.db", &integrity) ==
+        std::map<std::string, int>{{"done", 3}});
   CHECK(integrity == "ok");
 }

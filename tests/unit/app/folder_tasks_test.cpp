@@ -55,8 +55,7 @@ class InboxFolder {
 
 }  // namespace
 
-TEST_CASE("a claim moves each file into a new spool folder named after its job",
-          "[folder_tasks]") {
+TEST_CASE("a claim moves each file into a new spool folder named after its job", "[folder_tasks]") {
   InboxFolder f;
   auto dropped = f.put(f.root() / "scan.pdf", "new");
   auto moved = f.claim({f.into(dropped, "7")});
@@ -99,8 +98,9 @@ TEST_CASE("a finished job's emptied spool folder is kept, and the next claim tak
   CHECK(survey.free_folders == std::vector<std::int64_t>{7});
 
   auto dropped = f.put(f.root() / "next.pdf", "next");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{dropped, f.spool() / "8" / "next.pdf", false, f.spool() / ".free-7"}}, {});
+  auto moved =
+      move_into_spool(f.root(), f.spool(),
+                      {{dropped, f.spool() / "8" / "next.pdf", false, f.spool() / ".free-7"}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK(moved.results[0].moved);
   CHECK(read_file(f.spool() / "8" / "next.pdf") == "next");
@@ -115,9 +115,11 @@ TEST_CASE("the spool survey keeps as many emptied folders as asked and removes t
   auto survey = survey_spool(f.spool(), {}, 2);
   CHECK(survey.free_folders.size() == 2);
   int left = 0;
-  for (int id : {3, 4, 5, 6}) left += fs::exists(f.spool() / (".free-" + std::to_string(id))) ? 1 : 0;
+  for (int id : {3, 4, 5, 6})
+    left += fs::exists(f.spool() / (".free-" + std::to_string(id))) ? 1 : 0;
   CHECK(left == 2);
-  for (auto id : survey.free_folders) CHECK(fs::exists(f.spool() / (".free-" + std::to_string(id))));
+  for (auto id : survey.free_folders)
+    CHECK(fs::exists(f.spool() / (".free-" + std::to_string(id))));
   CHECK(fs::exists(f.spool() / ".free-x"));
   CHECK(survey.folders.empty());
 }
@@ -127,8 +129,9 @@ TEST_CASE("a kept folder never lands on a spool folder that exists already", "[f
   fs::create_directories(f.spool() / ".free-3");
   auto waiting = f.put(f.spool() / "8" / "next.pdf", "waiting");
   auto dropped = f.put(f.root() / "next.pdf", "new");
-  auto moved = move_into_spool(f.root(), f.spool(),
-                               {{dropped, f.spool() / "8" / "next.pdf", false, f.spool() / ".free-3"}}, {});
+  auto moved =
+      move_into_spool(f.root(), f.spool(),
+                      {{dropped, f.spool() / "8" / "next.pdf", false, f.spool() / ".free-3"}}, {});
   REQUIRE(moved.results.size() == 1);
   CHECK_FALSE(moved.results[0].moved);
   CHECK(moved.results[0].error_code == EEXIST);
@@ -136,7 +139,8 @@ TEST_CASE("a kept folder never lands on a spool folder that exists already", "[f
   CHECK(read_file(dropped) == "new");
 }
 
-TEST_CASE("files claimed together share one spool folder, each under its own name", "[folder_tasks]") {
+TEST_CASE("files claimed together share one spool folder, each under its own name",
+          "[folder_tasks]") {
   InboxFolder f;
   auto a = f.put(f.root() / "a.pdf", "a");
   auto b = f.put(f.root() / "b.pdf", "b");
@@ -164,9 +168,10 @@ TEST_CASE("a file never joins a spool folder that existed before its batch", "[f
   CHECK_FALSE(fs::exists(f.spool() / "7" / "a.pdf"));
 }
 
-TEST_CASE("a later batch joins the folder an earlier one made, and a file whose folder is gone is "
-          "left to be claimed again",
-          "[folder_tasks]") {
+TEST_CASE(
+    "a later batch joins the folder an earlier one made, and a file whose folder is gone is "
+    "left to be claimed again",
+    "[folder_tasks]") {
   InboxFolder f;
   f.put(f.spool() / "7" / "a.pdf", "a");
   auto b = f.put(f.root() / "b.pdf", "b");
@@ -181,7 +186,8 @@ TEST_CASE("a later batch joins the folder an earlier one made, and a file whose 
   CHECK(fs::exists(f.spool() / "7" / "a.pdf"));
 }
 
-TEST_CASE("a file joining a spool folder never replaces one of the same name there", "[folder_tasks]") {
+TEST_CASE("a file joining a spool folder never replaces one of the same name there",
+          "[folder_tasks]") {
   InboxFolder f;
   // Two names that one filesystem might take for the same file.
   auto first = f.put(f.root() / "a.pdf", "first");
@@ -198,8 +204,8 @@ TEST_CASE("a file joining a spool folder never replaces one of the same name the
 TEST_CASE("a spool folder that took no file of its batch is removed again", "[folder_tasks]") {
   InboxFolder f;
   auto b = f.put(f.root() / "b.pdf", "b");
-  auto moved = f.claim({f.into(f.root() / "gone.pdf", "7"), f.into(f.root() / "gone2.pdf", "7", true),
-                        f.into(b, "9")});
+  auto moved = f.claim({f.into(f.root() / "gone.pdf", "7"),
+                        f.into(f.root() / "gone2.pdf", "7", true), f.into(b, "9")});
   REQUIRE(moved.results.size() == 3);
   CHECK(moved.results[0].error_code == ENOENT);
   CHECK_FALSE(moved.results[0].retry);  // the file is gone, not the folder
@@ -209,7 +215,8 @@ TEST_CASE("a spool folder that took no file of its batch is removed again", "[fo
   CHECK(read_file(f.spool() / "9" / "b.pdf") == "b");
 }
 
-TEST_CASE("a shared spool folder is kept for reuse only once its last file has left", "[folder_tasks]") {
+TEST_CASE("a shared spool folder is kept for reuse only once its last file has left",
+          "[folder_tasks]") {
   InboxFolder f;
   auto a = f.put(f.spool() / "7" / "a.pdf", "a");
   auto b = f.put(f.spool() / "7" / "b.pdf", "b");

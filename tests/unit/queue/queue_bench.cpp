@@ -118,8 +118,8 @@ void finish_oldest(QueueStore& store, int jobs) {
 std::int64_t one_lifecycle(QueueStore& store, int n, EpochMs now, std::int64_t previous) {
   auto name = fmt::format("scan-{:07}.pdf", n);
   const auto id = must(store.reserve_ids(1)).at(0);
-  const QueueStore::SpooledClaim claimed{id, {kInbox, name, name, 123456},
-                                         fmt::format("/srv/in/.inboxd/spool/{}/{}", id, name)};
+  const QueueStore::SpooledClaim claimed{
+      id, {kInbox, name, name, 123456}, fmt::format("/srv/in/.inboxd/spool/{}/{}", id, name)};
   must(store.record_claims({&claimed, 1}, now));
   must(store.batch_whole([&]() -> Result<void> {
     if (previous != 0) {
@@ -127,7 +127,8 @@ std::int64_t one_lifecycle(QueueStore& store, int n, EpochMs now, std::int64_t p
       attempt.job_id = previous;
       attempt.attempt = 1;
       attempt.exit_code = 0;
-      must(store.finish_attempt(attempt, {previous, JobState::kDone, std::nullopt, std::string()}, now));
+      must(store.finish_attempt(attempt, {previous, JobState::kDone, std::nullopt, std::string()},
+                                now));
     }
     return store.start_attempt(id, 1, now);
   }));
@@ -148,8 +149,9 @@ int lifecycle(int jobs, const std::filesystem::path& file) {
   // at grouped durability, so the WAL only grows.
   const auto bytes = static_cast<double>(std::filesystem::file_size(wal) - wal_before);
   const double page = 4096 + 24;
-  fmt::print("lifecycle: {} jobs in {:.2f} s: {:.1f} us/job, {:.0f} WAL bytes/job ({:.1f} frames)\n",
-             jobs, secs, secs * 1e6 / jobs, bytes / jobs, bytes / page / jobs);
+  fmt::print(
+      "lifecycle: {} jobs in {:.2f} s: {:.1f} us/job, {:.0f} WAL bytes/job ({:.1f} frames)\n", jobs,
+      secs, secs * 1e6 / jobs, bytes / jobs, bytes / page / jobs);
   return 0;
 }
 

@@ -133,14 +133,15 @@ TEST_CASE("reserved ids are never handed out twice, recorded or not", "[queue][c
 
 TEST_CASE("reserved ids go past an id recorded from outside the reservation", "[queue][claim]") {
   QueueFixture q;
-  const QueueStore::SpooledClaim adopted{900, {kInbox, "lost.pdf", "lost.pdf", 1},
-                                         QueueFixture::spool_path(900)};
+  const QueueStore::SpooledClaim adopted{
+      900, {kInbox, "lost.pdf", "lost.pdf", 1}, QueueFixture::spool_path(900)};
   must(q.store().record_claims({&adopted, 1}, kT0));
   CHECK(must(q.store().reserve_ids(1)) == Ids{901});
 }
 
-TEST_CASE("ids skipped below a spool folder's span are never reserved, and skipping never goes back",
-          "[queue][claim]") {
+TEST_CASE(
+    "ids skipped below a spool folder's span are never reserved, and skipping never goes back",
+    "[queue][claim]") {
   QueueFixture q;
   auto used = q.claim("a.pdf");
   must(q.store().skip_ids_below(used + 1000));
@@ -182,8 +183,8 @@ TEST_CASE("a batch of recorded claims with one taken id records none", "[queue][
       {taken, {kInbox, "other.pdf", "other.pdf", 1}, "/x"}};
   auto result = q.store().record_claims(batch, kT0);
   REQUIRE_FALSE(result);
-  CHECK_THAT(result.error().message, Catch::Contains("record_claims") &&
-                                         Catch::Contains("job " + std::to_string(taken)));
+  CHECK_THAT(result.error().message,
+             Catch::Contains("record_claims") && Catch::Contains("job " + std::to_string(taken)));
   CHECK_FALSE(must(q.store().job(fresh)));
   CHECK(q.counts().queued == 1);
   CHECK(same_counts(q.counts(), q.recount()));
