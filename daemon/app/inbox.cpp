@@ -1043,6 +1043,14 @@ void Inbox::arm_breaker_timer() {
       static_cast<std::uint64_t>(std::max<long long>(delay, 0)) + 1, 0);
 }
 
+// The job that was to probe a tripped breaker will not run now: the
+// breaker may pick the next one.
+void Inbox::abandon_probe(std::int64_t job_id) {
+  if (probe_job_ != job_id) return;
+  probe_job_.reset();
+  breaker_.probe_abandoned();
+}
+
 // Feeds a finished attempt to the breaker (never one cut short by a stop).
 void Inbox::record_result(std::int64_t job_id, bool success) {
   auto now = mono_now();
@@ -1242,10 +1250,7 @@ void Inbox::on_spool_checked(const queue::Job& job, const SpoolCheck& check) {
   bool later = held_launches_ && (check.spool_gone || !check.present);
   if (later || canceled || intake_stopped_ || paused_ || stuck_ ||
       services_.state_disk->failing()) {
-    if (probe_job_ == job.id) {
-      probe_job_.reset();
-      breaker_.probe_abandoned();
-    }
+    abandon_probe(job.id);
     if (later) pump_soon();
     return;
   }
@@ -1300,10 +1305,7 @@ std::optional<Inbox::Launch> Inbox::begin_launch(const queue::Job& job) {
 void Inbox::abandon_launch(const Launch& launch) {
   starting_.erase(launch.job.id);
   release_work_dir(launch.work_dir);
-  if (probe_job_ == launch.job.id) {
-    probe_job_.reset();
-    breaker_.probe_abandoned();
-  }
+  abandon_probe(launch.job.id);
 }
 
 void Inbox::spawn_handler(const Launch& launch) {
@@ -1365,10 +1367,7 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
   if (result.timed_out) ++metrics_.timeouts;
   metrics_.durations.observe(static_cast<double>(record.duration_ms) / 1000.0);
   if (cancel_requested_.erase(job.id) > 0 && result.exit_code != 0) {
-    if (probe_job_ == job.id) {
-      probe_job_.reset();
-      breaker_.probe_abandoned();
-    }
+    abandon_probe(job.id);
     finish_job(job, &record, queue::JobState::kCanceled, "canceled by an administrator");
     pump();
     return;
@@ -1384,10 +1383,7 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
     };
     if (auto ok = requeue(); !ok) state_write_failed(ok.error(), requeue);
     log_->info("job interrupted {} ms={} state=queued", fields, record.duration_ms);
-    if (probe_job_ == job.id) {
-      probe_job_.reset();
-      breaker_.probe_abandoned();
-    }
+    abandon_probe(job.id);
     publish_job(job, queue::JobState::kQueued, run.attempt);
     return;
   }

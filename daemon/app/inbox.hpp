@@ -284,6 +284,7 @@ class Inbox {
   void arm_retry_timer();
   void arm_breaker_timer();
   void record_result(std::int64_t job_id, bool success);
+  void abandon_probe(std::int64_t job_id);
   void publish_state();
   void publish_job(const queue::Job& job, queue::JobState state, int attempt);
 
