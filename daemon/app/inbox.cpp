@@ -44,6 +44,8 @@ constexpr Millis kSlowScan{5000};
 // A folder call that has not returned for this long makes the inbox
 // `unavailable` ("not responding since ..."): a hung share, not a slow one.
 constexpr auto kNotResponding = std::chrono::seconds(10);
+// Files moved out of the spool by one folder task at most.
+constexpr std::size_t kPlaceBatch = 64;
 
 std::string describe(const runner::HandlerResult& r, Millis timeout) {
   if (r.timed_out) {
@@ -84,8 +86,10 @@ Inbox::Inbox(Services& services, config::InboxConfig config)
   }
   uv_idle_init(services_.loop, pump_idle_.get());
   pump_idle_.get()->data = this;
-  uv_check_init(services_.loop, closed_check_.get());
-  closed_check_.get()->data = this;
+  for (auto* check : {closed_check_.get(), placeable_check_.get()}) {
+    uv_check_init(services_.loop, check);
+    check->data = this;
+  }
   // Work folders inside the inbox are never watched or scanned.
   auto inside = [this](const fs::path& dir) {
     auto rel = dir.lexically_relative(config_.path);
@@ -1553,17 +1557,28 @@ void Inbox::kick() {
 
 // Moves a terminal job's file out of the spool once its outcome is on disk,
 // so that no power loss can leave the job unfinished with its file gone.
+// One sync covers the outcomes of many jobs under load: the files it freed
+// in one loop turn go to the folder thread as one task, and where they
+// landed is recorded in one transaction.
 void Inbox::place_file(const queue::Job& job) {
   placing_.insert(job.id);
   ++committing_;
   services_.commit->after_durable(
       [this, life = std::weak_ptr(life_), job](const std::optional<Error>& error) {
         if (life.expired()) return;
-        --committing_;
         if (!error) {
-          post_placement(job);
+          placeable_.push_back(job);
+          uv_check_start(placeable_check_.get(), [](uv_check_t* check) {
+            uv_check_stop(check);
+            auto* self = static_cast<Inbox*>(check->data);
+            guarded(*self->log_, "placements", [self] {
+              self->committing_ -= static_cast<int>(self->placeable_.size());
+              self->post_placements(std::exchange(self->placeable_, {}));
+            });
+          });
           return;
         }
+        --committing_;
         state_write_failed(*error, [this, job]() -> Result<void> {
           place_file(job);
           return {};
@@ -1571,10 +1586,34 @@ void Inbox::place_file(const queue::Job& job) {
       });
 }
 
-// Moves the file to its done or failed folder under a free name (or deletes
-// it), on the folder thread, with the report beside a failed or canceled
-// file; then records where it landed.
-void Inbox::post_placement(const queue::Job& job) {
+// Moves the files to their done or failed folders under free names (or
+// deletes them), on the folder thread, with the report beside a failed or
+// canceled file; then records where they landed. A task takes at most
+// kPlaceBatch files, so one on a slow share still answers within
+// kNotResponding.
+void Inbox::post_placements(std::vector<queue::Job> jobs) {
+  for (std::size_t first = 0; first < jobs.size(); first += kPlaceBatch) {
+    auto last = std::min(jobs.size(), first + kPlaceBatch);
+    std::vector<PlaceRequest> requests;
+    requests.reserve(last - first);
+    for (auto i = first; i < last; ++i) requests.push_back(placement_request(jobs[i]));
+    auto what = requests.size() == 1
+                    ? "move " + requests.front().from.string()
+                    : fmt::format("move {} files from {}", requests.size(), spool_dir_.string());
+    auto shared = std::make_shared<const std::vector<PlaceRequest>>(std::move(requests));
+    post<std::vector<PlaceResult>>(
+        what,
+        [shared] {
+          std::vector<PlaceResult> placed;
+          placed.reserve(shared->size());
+          for (const auto& request : *shared) placed.push_back(place_outcome(request));
+          return placed;
+        },
+        [this, shared](const std::vector<PlaceResult>& placed) { on_placed(*shared, placed); });
+  }
+}
+
+PlaceRequest Inbox::placement_request(const queue::Job& job) {
   bool done = job.state == queue::JobState::kDone;
   PlaceRequest request;
   request.inbox = config_.path;
@@ -1586,10 +1625,11 @@ void Inbox::post_placement(const queue::Job& job) {
   }
   request.rel = job.rel;
   request.failed = !done;
+  request.job = job;
   if (!done) {
     auto fresh = services_.store->job(job.id);
     auto attempts = services_.store->attempts(job.id);
-    request.job = fresh && *fresh ? **fresh : job;
+    if (fresh && *fresh) request.job = **fresh;
     if (attempts) request.attempts = std::move(*attempts);
     request.reason = job.last_error;
   }
@@ -1599,15 +1639,8 @@ void Inbox::post_placement(const queue::Job& job) {
     request.keep_folder_as = free_folder(job.id);
     ++keeping_;
   }
-  auto from = request.from;
-  close_open_folder(from);
-  post<PlaceResult>(
-      "move " + from.string(), [request = std::move(request)] { return place_outcome(request); },
-      [this, id = job.id, from, keep](const PlaceResult& placed) {
-        if (keep) --keeping_;
-        if (placed.kept_folder && available_) kept_folders_.push_back(id);
-        on_placed(id, from, placed);
-      });
+  close_open_folder(request.from);
+  return request;
 }
 
 // Whether `file` is the last file this run put into its spool folder that
@@ -1622,17 +1655,36 @@ bool Inbox::last_in_its_folder(const fs::path& file) {
   return true;
 }
 
-void Inbox::on_placed(std::int64_t job_id, const fs::path& from, const PlaceResult& placed) {
-  placing_.erase(job_id);
-  if (placed.error) {
-    log_->error("cannot place file id={} inbox={} error={}", job_id, config_.name,
-                quote(*placed.error));
+// `placed` may be shorter than `requests` when the task threw.
+void Inbox::on_placed(const std::vector<PlaceRequest>& requests,
+                      const std::vector<PlaceResult>& placed) {
+  std::vector<std::pair<std::int64_t, std::optional<std::string>>> landed;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& request = requests[i];
+    auto id = request.job.id;
+    placing_.erase(id);
+    if (request.keep_folder_as) --keeping_;
+    if (i >= placed.size()) continue;
+    const auto& result = placed[i];
+    if (result.kept_folder && available_) kept_folders_.push_back(id);
+    if (result.error) {
+      log_->error("cannot place file id={} inbox={} error={}", id, config_.name,
+                  quote(*result.error));
+    }
+    if (result.source_missing || result.final_path == request.from) continue;
+    std::optional<std::string> now_at;
+    if (result.final_path) now_at = result.final_path->string();
+    landed.emplace_back(id, std::move(now_at));
   }
-  if (placed.source_missing || placed.final_path == from) return;
-  std::optional<std::string> now_at;
-  if (placed.final_path) now_at = placed.final_path->string();
-  auto record = [this, job_id, now_at] {
-    return services_.store->set_path(job_id, now_at, wall_now_ms());
+  if (landed.empty()) return;
+  auto record = [this, landed = std::move(landed)] {
+    return services_.store->batch_whole([&]() -> Result<void> {
+      auto now = wall_now_ms();
+      for (const auto& [id, now_at] : landed) {
+        if (auto ok = services_.store->set_path(id, now_at, now); !ok) return ok;
+      }
+      return {};
+    });
   };
   if (auto ok = record(); !ok) state_write_failed(ok.error(), record);
 }

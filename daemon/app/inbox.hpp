@@ -276,8 +276,9 @@ class Inbox {
   void state_write_failed(const Error& error, std::function<Result<void>()> retry = {});
   // Places the file once the job's outcome is on disk (GroupCommit).
   void place_file(const queue::Job& job);
-  void post_placement(const queue::Job& job);
-  void on_placed(std::int64_t job_id, const std::filesystem::path& from, const PlaceResult& placed);
+  void post_placements(std::vector<queue::Job> jobs);
+  PlaceRequest placement_request(const queue::Job& job);
+  void on_placed(const std::vector<PlaceRequest>& requests, const std::vector<PlaceResult>& placed);
   bool last_in_its_folder(const std::filesystem::path& file);
   void on_taken_back(const queue::Job& job, const std::filesystem::path& target,
                      const TakeBack& taken);
@@ -315,6 +316,7 @@ class Inbox {
   UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
   UvHandle<uv_idle_t> pump_idle_;       // pump_soon()
   UvHandle<uv_check_t> closed_check_;   // closed files of this loop turn (observe_closed)
+  UvHandle<uv_check_t> placeable_check_;  // posts placeable_ at the end of the loop turn
   std::map<std::int64_t, Running> running_;
   struct WorkSlot {
     bool taken = false;
@@ -363,7 +365,8 @@ class Inbox {
     std::unordered_set<std::string> names;
   };
   std::optional<OpenFolder> open_folder_;
-  int committing_ = 0;  // placements waiting for their outcome's sync
+  int committing_ = 0;  // placements waiting for their outcome's sync, or in placeable_
+  std::vector<queue::Job> placeable_;  // outcomes on disk, files not yet posted (place_file)
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the Inbox
   std::set<std::int64_t> taking_back_;                    // admin retry moving the file back
   std::set<std::int64_t> placing_;           // terminal jobs whose file is not placed yet

@@ -9,8 +9,10 @@
 #include <set>
 #include <thread>
 
+#include "tests/integration/admin_client.hpp"
 #include "tests/integration/daemon_fixture.hpp"
 
+using inboxd::testing::AdminClient;
 using inboxd::testing::DaemonFixture;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -213,5 +215,25 @@ TEST_CASE("a 2000-file burst is handled exactly once each", "[pipeline][burst]")
   auto handled = recorded_args(d.records() / "burst.log");
   CHECK(handled.size() == kFiles);
   CHECK(std::set<std::string>(handled.begin(), handled.end()).size() == kFiles);
+  // The moves out of the spool are recorded in batches: every job's path
+  // names its file in done, once the last batch is in.
+  AdminClient client(d);
+  auto landed_in_done = [&] {
+    std::size_t seen = 0;
+    std::string before;
+    for (;;) {
+      auto reply = client.ask(R"({"cmd":"jobs","state":"done","limit":1000)" + before + "}");
+      if (!reply || !(*reply)["ok"].get<bool>() || (*reply)["jobs"].empty()) break;
+      for (const auto& job : (*reply)["jobs"]) {
+        auto expected = (d.done() / job["name"].get<std::string>()).string();
+        if (!job["path"].is_string() || job["path"].get<std::string>() != expected) return false;
+        ++seen;
+      }
+      before =
+          ",\"before_id\":" + std::to_string((*reply)["jobs"].back()["id"].get<std::int64_t>());
+    }
+    return seen == kFiles;
+  };
+  CHECK(d.wait_until(landed_in_done, 20s));
   CHECK(d.stop() == 0);
 }
