@@ -106,6 +106,21 @@ CREATE INDEX jobs_by_inbox_state ON jobs (inbox, state)
      OR state = 'failed' OR state = 'canceled';
 )sql";
 
+// Version 3: the state indexes leave waiting jobs out too. Every job entered
+// both of them at its claim and left them again at its start, while
+// jobs_waiting already holds every queued and retry_wait job per inbox, in
+// the order they run. What remains in them (claiming, running, failed,
+// canceled) changes at most twice per job. 21 -> 17 WAL writes per file
+// (perf stat over 3,000 files).
+constexpr const char* kSchemaV3 = R"sql(
+DROP INDEX jobs_by_state;
+DROP INDEX jobs_by_inbox_state;
+CREATE INDEX jobs_by_state ON jobs (state)
+  WHERE state = 'claiming' OR state = 'running' OR state = 'failed' OR state = 'canceled';
+CREATE INDEX jobs_by_inbox_state ON jobs (inbox, state)
+  WHERE state = 'claiming' OR state = 'running' OR state = 'failed' OR state = 'canceled';
+)sql";
+
 // 128 random bits as 32 lowercase hex digits.
 Result<std::string> random_instance_id() {
   std::array<unsigned char, 16> bytes{};
@@ -133,6 +148,10 @@ Result<void> create_v1(sqlite::Database& db) {
 
 Result<void> leave_done_jobs_out_of_state_indexes(sqlite::Database& db) { return db.exec(kSchemaV2); }
 
+Result<void> leave_waiting_jobs_out_of_state_indexes(sqlite::Database& db) {
+  return db.exec(kSchemaV3);
+}
+
 struct Step {
   int version;
   Result<void> (*apply)(sqlite::Database& db);
@@ -142,6 +161,7 @@ struct Step {
 constexpr Step kSteps[] = {
     {1, create_v1},
     {2, leave_done_jobs_out_of_state_indexes},
+    {3, leave_waiting_jobs_out_of_state_indexes},
 };
 
 constexpr bool steps_are_consecutive() {

@@ -58,13 +58,12 @@ inline constexpr const char* kNextRunnable =
     "ORDER BY due_at, id LIMIT ?3";
 
 // Queued jobs whose due_at lies ahead of `now`: only after the wall clock was
-// stepped back. Run only when kNextRunnable came up short; the scan skips at
-// most that many rows before it reaches such jobs, since they are the only
-// other queued rows.
+// stepped back. Run only when kNextRunnable came up short; the range of
+// jobs_waiting past `now` holds them and the retries not yet due.
 inline constexpr const char* kNextRunnableAhead =
     "SELECT " INBOXD_QUEUE_JOB_COLUMNS
-    " FROM jobs INDEXED BY jobs_by_inbox_state "
-    "WHERE inbox = ?1 AND state = 'queued' AND due_at > ?2 ORDER BY id LIMIT ?3";
+    " FROM jobs WHERE inbox = ?1 AND state IN ('queued', 'retry_wait') AND state = 'queued' "
+    "AND due_at > ?2 ORDER BY due_at, id LIMIT ?3";
 
 inline constexpr const char* kNextRetryDue =
     "SELECT min(due_at) FROM jobs WHERE inbox = ?1 AND state = 'retry_wait'";
@@ -131,10 +130,21 @@ inline constexpr const char* kJobsByInbox =
 // statement per state), because SQLite uses a partial index only when the
 // statement itself implies the index's condition. `done` rows are in neither
 // state index (schema version 2): newest first they come from the rowid, or
-// from jobs_by_inbox.
+// from jobs_by_inbox. Waiting rows are in neither either (version 3): they
+// come from jobs_waiting, per inbox (every inbox with jobs has counts), and
+// are sorted by id, at most max_queue of them per inbox.
 inline std::string jobs_in_state(std::string_view state, bool of_inbox) {
-  std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE ";
-  if (of_inbox) sql += "inbox = ?3 AND ";
+  const bool waiting = state == "queued" || state == "retry_wait";
+  std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs ";
+  // Left to itself the planner walks jobs_by_inbox, past every done job.
+  if (waiting) sql += "INDEXED BY jobs_waiting ";
+  sql += "WHERE ";
+  if (of_inbox) {
+    sql += "inbox = ?3 AND ";
+  } else if (waiting) {
+    sql += "inbox IN (SELECT DISTINCT inbox FROM job_counts) AND ";
+  }
+  if (waiting) sql += "state IN ('queued', 'retry_wait') AND ";
   sql += "state = '";
   sql += state;
   sql += "' AND id < ?1 ORDER BY id DESC LIMIT ?2";

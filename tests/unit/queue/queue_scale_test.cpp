@@ -52,7 +52,7 @@ TEST_CASE("every hot statement walks an index without sorting", "[queue][plan]")
   QueueFixture q;
   const PlanCase cases[] = {
       {"next_runnable", sql::kNextRunnable, "INDEX jobs_waiting"},
-      {"next_runnable ahead", sql::kNextRunnableAhead, "INDEX jobs_by_inbox_state"},
+      {"next_runnable ahead", sql::kNextRunnableAhead, "INDEX jobs_waiting"},
       {"next_retry_due", sql::kNextRetryDue, "INDEX jobs_retry_due"},
       {"oldest_queued_at", sql::kOldestQueued, "INDEX jobs_waiting"},
       {"counts", sql::kCounts, "PRIMARY KEY"},
@@ -73,20 +73,25 @@ TEST_CASE("every hot statement walks an index without sorting", "[queue][plan]")
   }
 }
 
+// Waiting jobs come from jobs_waiting and are sorted by id: the state
+// indexes leave them out, so that a job's claim and start do not write them.
 TEST_CASE("listing jobs by state walks an index for every state, done jobs by id", "[queue][plan]") {
   QueueFixture q;
   for (auto state : {JobState::kQueued, JobState::kRunning, JobState::kRetryWait, JobState::kDone,
                      JobState::kFailed, JobState::kCanceled}) {
     const bool done = state == JobState::kDone;
+    const bool waiting = state == JobState::kQueued || state == JobState::kRetryWait;
     for (bool of_inbox : {false, true}) {
       const std::string query = sql::jobs_in_state(to_string(state), of_inbox);
       const std::string plan = joined(q.plan(query.c_str()));
       INFO(to_string(state) << (of_inbox ? " of one inbox" : "") << ":\n" << plan);
-      const char* index = done ? (of_inbox ? "INDEX jobs_by_inbox " : "INTEGER PRIMARY KEY")
-                               : (of_inbox ? "INDEX jobs_by_inbox_state" : "INDEX jobs_by_state");
+      const char* index = waiting ? "INDEX jobs_waiting"
+                          : done  ? (of_inbox ? "INDEX jobs_by_inbox " : "INTEGER PRIMARY KEY")
+                                 : (of_inbox ? "INDEX jobs_by_inbox_state" : "INDEX jobs_by_state");
       CHECK_THAT(plan, Catch::Contains(index));
-      CHECK_THAT(plan, !Catch::Contains("SCAN"));
-      CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+      if (waiting && !of_inbox) CHECK_THAT(plan, Catch::Contains("job_counts"));
+      CHECK_THAT(plan, !Catch::Contains("SCAN jobs"));
+      if (!waiting) CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
     }
   }
 }
