@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <system_error>
 
@@ -240,17 +241,19 @@ namespace {
 
 // Moves the file to a free name in dest_dir; should someone take the name
 // between the choice and the move, the next free one is taken.
-Result<fs::path> move_to_destination(const PlaceRequest& request, const fs::path& dest_dir) {
-  if (auto safe = check_own_folder(request.inbox, dest_dir); !safe) return fail(safe.error());
+Result<fs::path> move_to_destination(const PlaceRequest& request, const fs::path& dest_dir,
+                                     std::set<fs::path>& checked) {
+  if (!checked.contains(dest_dir)) {
+    if (auto safe = check_own_folder(request.inbox, dest_dir); !safe) return fail(safe.error());
+    checked.insert(dest_dir);
+  }
   auto dest = free_destination(dest_dir, request.rel, request.failed);
   if (!dest) return fail(dest.error());
   if (auto moved = move_no_replace(request.from, *dest); moved) return *dest;
   return move_into(request.from, dest_dir, request.rel, request.failed);
 }
 
-}  // namespace
-
-PlaceResult place_outcome(const PlaceRequest& request) {
+PlaceResult place_one(const PlaceRequest& request, std::set<fs::path>& checked) {
   PlaceResult result;
   result.final_path = request.from;
   struct stat st {};
@@ -269,7 +272,7 @@ PlaceResult place_outcome(const PlaceRequest& request) {
     }
     result.final_path.reset();
   } else {
-    auto moved = move_to_destination(request, *request.dest_dir);
+    auto moved = move_to_destination(request, *request.dest_dir, checked);
     if (!moved) {
       result.error = moved.error().message + " (the file stays in the spool)";
       return result;
@@ -286,7 +289,7 @@ PlaceResult place_outcome(const PlaceRequest& request) {
       ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD, request.keep_folder_as->c_str(),
                   RENAME_NOREPLACE) == 0) {
     result.kept_folder = request.keep_folder_as;
-  } else {
+  } else if (!request.folder_shared) {
     ::rmdir(folder.c_str());
   }
   if (!request.failed || !result.final_path) return result;
@@ -297,6 +300,21 @@ PlaceResult place_outcome(const PlaceRequest& request) {
     result.error = "report not written: " + written.error().message;
   }
   return result;
+}
+
+}  // namespace
+
+PlaceResult place_outcome(const PlaceRequest& request) {
+  std::set<fs::path> checked;
+  return place_one(request, checked);
+}
+
+std::vector<PlaceResult> place_outcomes(const std::vector<PlaceRequest>& requests) {
+  std::set<fs::path> checked;
+  std::vector<PlaceResult> placed;
+  placed.reserve(requests.size());
+  for (const auto& request : requests) placed.push_back(place_one(request, checked));
+  return placed;
 }
 
 TakeBack take_back(const fs::path& from, const fs::path& target) {

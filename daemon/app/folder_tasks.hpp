@@ -147,6 +147,9 @@ struct PlaceRequest {
   // SpoolMove::reuse); nullopt: remove it. A folder that other files still
   // share stays where it is either way.
   std::optional<std::filesystem::path> keep_folder_as;
+  // Other files of this run are still in the spool folder: it is not
+  // removed (nor kept) now, and not even tried.
+  bool folder_shared = false;
 };
 struct PlaceResult {
   std::optional<std::filesystem::path> final_path;  // where the file is now; nullopt: deleted
@@ -157,6 +160,9 @@ struct PlaceResult {
 // Moves a finished job's file out of the spool to dest_dir/rel under a free
 // name (or deletes it), and writes the report beside a failed one.
 PlaceResult place_outcome(const PlaceRequest& request);
+// place_outcome for each request in order; a destination folder is checked
+// (not a symlink, a folder) once for all of them.
+std::vector<PlaceResult> place_outcomes(const std::vector<PlaceRequest>& requests);
 
 // Admin retry: takes a failed file back into the spool and removes its report.
 struct TakeBack {

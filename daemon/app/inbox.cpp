@@ -1602,13 +1602,7 @@ void Inbox::post_placements(std::vector<queue::Job> jobs) {
                     : fmt::format("move {} files from {}", requests.size(), spool_dir_.string());
     auto shared = std::make_shared<const std::vector<PlaceRequest>>(std::move(requests));
     post<std::vector<PlaceResult>>(
-        what,
-        [shared] {
-          std::vector<PlaceResult> placed;
-          placed.reserve(shared->size());
-          for (const auto& request : *shared) placed.push_back(place_outcome(request));
-          return placed;
-        },
+        what, [shared] { return place_outcomes(*shared); },
         [this, shared](const std::vector<PlaceResult>& placed) { on_placed(*shared, placed); });
   }
 }
@@ -1633,8 +1627,9 @@ PlaceRequest Inbox::placement_request(const queue::Job& job) {
     if (attempts) request.attempts = std::move(*attempts);
     request.reason = job.last_error;
   }
-  bool keep = last_in_its_folder(request.from) && on_local_disk() &&
-              kept_folders_.size() + keeping_ < kKeptFolders;
+  auto left = files_left_in_folder(request.from);
+  request.folder_shared = left.value_or(0) > 0;
+  bool keep = left == 0 && on_local_disk() && kept_folders_.size() + keeping_ < kKeptFolders;
   if (keep) {
     request.keep_folder_as = free_folder(job.id);
     ++keeping_;
@@ -1643,16 +1638,17 @@ PlaceRequest Inbox::placement_request(const queue::Job& job) {
   return request;
 }
 
-// Whether `file` is the last file this run put into its spool folder that
-// is still there. Only then is the folder worth keeping for reuse: the
-// folder thread looks whether it is empty before it keeps it, and that look
-// reads every name in a folder that other files still share.
-bool Inbox::last_in_its_folder(const fs::path& file) {
+// How many other files this run put into `file`'s spool folder are still
+// there, once `file` leaves it; nullopt when the folder is not this run's
+// (recovery). Only an emptied folder is worth keeping for reuse: the folder
+// thread looks whether it is empty before it keeps it, and that look reads
+// every name in a folder that other files still share.
+std::optional<int> Inbox::files_left_in_folder(const fs::path& file) {
   auto it = folder_files_.find(file.parent_path());
-  if (it == folder_files_.end()) return false;
-  if (--it->second > 0) return false;
-  folder_files_.erase(it);
-  return true;
+  if (it == folder_files_.end()) return std::nullopt;
+  int left = --it->second;
+  if (left <= 0) folder_files_.erase(it);
+  return std::max(left, 0);
 }
 
 // `placed` may be shorter than `requests` when the task threw.

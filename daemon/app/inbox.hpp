@@ -279,7 +279,7 @@ class Inbox {
   void post_placements(std::vector<queue::Job> jobs);
   PlaceRequest placement_request(const queue::Job& job);
   void on_placed(const std::vector<PlaceRequest>& requests, const std::vector<PlaceResult>& placed);
-  bool last_in_its_folder(const std::filesystem::path& file);
+  std::optional<int> files_left_in_folder(const std::filesystem::path& file);
   void on_taken_back(const queue::Job& job, const std::filesystem::path& target,
                      const TakeBack& taken);
   void arm_retry_timer();

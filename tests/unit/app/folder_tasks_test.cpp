@@ -16,6 +16,7 @@
 namespace fs = std::filesystem;
 using inboxd::app::move_into_spool;
 using inboxd::app::place_outcome;
+using inboxd::app::place_outcomes;
 using inboxd::app::PlaceRequest;
 using inboxd::app::SpoolMove;
 using inboxd::app::survey_spool;
@@ -239,4 +240,32 @@ TEST_CASE("a shared spool folder is kept for reuse only once its last file has l
   CHECK_FALSE(fs::exists(f.spool() / "7"));
   CHECK(read_file(f.root() / "done" / "a.pdf") == "a");
   CHECK(read_file(f.root() / "done" / "b.pdf") == "b");
+}
+
+TEST_CASE("outcomes moved together land under names of their own, and a missing file is told apart",
+          "[folder_tasks]") {
+  InboxFolder f;
+  auto a = f.put(f.spool() / "7" / "report.pdf", "first");
+  auto b = f.put(f.spool() / "8" / "report.pdf", "second");
+  auto request = [&](const fs::path& from) {
+    PlaceRequest r;
+    r.inbox = f.root();
+    r.from = from;
+    r.dest_dir = f.root() / "done";
+    r.rel = "report.pdf";
+    return r;
+  };
+  auto gone = request(f.spool() / "9" / "report.pdf");
+  auto shared = request(a);
+  shared.folder_shared = true;  // another file of this run still lies beside it
+  auto f2 = f.put(f.spool() / "7" / "other.pdf", "other");
+  auto placed = place_outcomes({shared, gone, request(b)});
+  REQUIRE(placed.size() == 3);
+  CHECK(placed[0].final_path == f.root() / "done" / "report.pdf");
+  CHECK(placed[1].source_missing);
+  CHECK(placed[2].final_path == f.root() / "done" / "report~1.pdf");
+  CHECK(read_file(f.root() / "done" / "report.pdf") == "first");
+  CHECK(read_file(f.root() / "done" / "report~1.pdf") == "second");
+  CHECK(read_file(f2) == "other");
+  CHECK_FALSE(fs::exists(f.spool() / "8"));
 }
