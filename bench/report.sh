@@ -418,7 +418,14 @@ $(jr '
        then "for CPU work they behaved like little more than one: two busy processes got \(.calibration.effective_cpus | r2)× the work of one during this run. "
        else "two busy processes got \(.calibration.effective_cpus | r2)× the work of one during this run. " end)
     + (if .calibration.handler_start_ms then "Starting, running and reaping the tiny handler took \(.calibration.handler_start_ms) ms on average (hyperfine)" else "" end)
-    + (if .throughput then ", and the limit program finished one handler every \(1000 / .throughput.summary.limit.median_files_per_s | r2) ms with 2 in flight: process creation bounds every tool here, and inboxd pays it too." else "." end)
+    + (if .throughput then
+         (.throughput.summary.limit as $l | .throughput.summary.inboxd as $i
+          | ($l.median_cpu_total_ms_per_file - $l.median_cpu_own_ms_per_file) as $handler
+          | ", and the limit program finished one handler every \(1000 / $l.median_files_per_s | r2) ms with 2 in flight"
+            + (if $i.median_cpu_own_ms_per_file > $handler
+               then ". A handler cost \($handler | r2) ms of CPU, less than inboxd'"'"'s own \($i.median_cpu_own_ms_per_file | r2) ms per file: on this machine the daemon'"'"'s work per file, not process creation, bounds its rate (see \"Where the time goes\")."
+               else ": process creation bounds every tool here, and inboxd pays it too." end))
+       else "." end)
   else empty end')
 $(jr '
   if .throughput then
