@@ -54,6 +54,7 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
       runner_(std::make_unique<runner::Runner>(loop)),
       state_disk_(loop, config_.state_dir, Millis{5000}),
       commit_(loop, std::move(wal), log::get("queue")),
+      pids_(config_.state_dir / "handlers"),
       log_(log::get("app")),
       run_id_(random_run_id()) {
   services_.loop = loop_;
@@ -61,6 +62,7 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
   services_.runner = runner_.get();
   services_.state_disk = &state_disk_;
   services_.commit = &commit_;
+  services_.pids = &pids_;
   store_->on_commit([this] { commit_.committed(store_->wal_bytes()); });
   state_disk_.set_recovery([this] { return check_state_disk(); }, [this] {
     for (auto& inbox : inboxes_) inbox->kick();
@@ -89,7 +91,9 @@ int Application::run() {
   log_->info("inboxd starting version={} pid={} run={} config={} state_dir={} inboxes={}", kVersion,
              ::getpid(), run_id_, log::quote(config_.file.string()),
              log::quote(config_.state_dir.string()), log::quote(names));
-  recover_interrupted_jobs();
+  auto left = PidTable::take_over(config_.state_dir / "handlers");
+  if (!left) log_->error("cannot read handler records error={}", log::quote(left.error().message));
+  recover_interrupted_jobs(left ? *left : std::vector<PidTable::Record>{});
   for (const auto& inbox_config : config_.inboxes) {
     inboxes_.push_back(std::make_unique<Inbox>(services_, inbox_config));
     inboxes_.back()->start();
@@ -172,7 +176,7 @@ void Application::check_ready() {
 // interrupted attempt counts against `retries`, so a file that crashes the
 // daemon ends `failed` instead of looping; its file is moved by the inbox's
 // own recovery, which finds it terminal with its file still in the spool.
-void Application::recover_interrupted_jobs() {
+void Application::recover_interrupted_jobs(const std::vector<PidTable::Record>& left) {
   // Handlers of the previous process can only still be alive if the machine
   // has not rebooted since: after a reboot a recorded pid and start time may
   // belong to an unrelated process, which must never be killed. Without a
@@ -193,6 +197,14 @@ void Application::recover_interrupted_jobs() {
   }
   auto now = wall_now_ms();
   for (auto& [job, attempt] : *interrupted) {
+    // The pid table, or the queue for a handler it could not record (and
+    // for queues written by an inboxd from before the table).
+    for (const auto& record : left) {
+      if (record.job_id == job.id && record.attempt == attempt.attempt) {
+        attempt.pid = record.pid;
+        attempt.pid_start_time = record.start_time;
+      }
+    }
     int killed = !rebooted ? runner::kill_orphaned_group(static_cast<pid_t>(attempt.pid),
                                                          attempt.pid_start_time)
                            : 0;

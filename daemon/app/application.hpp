@@ -61,7 +61,7 @@ class Application final : public admin::Backend {
   queue::Job existing_job(std::int64_t id);
   void update_status_line();
   void check_ready();
-  void recover_interrupted_jobs();
+  void recover_interrupted_jobs(const std::vector<PidTable::Record>& left);
   void begin_stop(int signum);
   void on_stop_tick();
   void finish_stop();
@@ -78,6 +78,7 @@ class Application final : public admin::Backend {
   std::unique_ptr<runner::Runner> runner_;
   StateDisk state_disk_;
   GroupCommit commit_;  // outlives the inboxes, whose placements wait on it
+  PidTable pids_;       // <state_dir>/handlers
   Services services_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
   std::vector<std::unique_ptr<Inbox>> retiring_;  // removed/replaced, handlers still running

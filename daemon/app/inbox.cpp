@@ -1321,6 +1321,7 @@ void Inbox::spawn_handler(const Launch& launch) {
     if (it == running_.end()) return;
     auto finished = it->second;
     running_.erase(it);
+    if (finished.pid_slot) services_.pids->release(*finished.pid_slot);
     on_handler_done(job, finished, std::move(result));
   });
   if (!run) {
@@ -1328,14 +1329,25 @@ void Inbox::spawn_handler(const Launch& launch) {
     record_spawn_failure(job, launch.attempt, launch.started_at, run.error());
     return;
   }
-  running_[job.id] = Running{*run, launch.attempt, launch.started_at, launch.work_dir};
+  auto& running = running_[job.id];
+  running = Running{*run, launch.attempt, launch.started_at, launch.work_dir, std::nullopt};
   auto pid = services_.runner->pid(*run).value_or(0);
-  if (pid > 0) {
-    (void)services_.store->set_attempt_pid(job.id, launch.attempt, pid,
-                                           runner::process_start_time(pid).value_or(0));
-  }
+  if (pid > 0) running.pid_slot = record_pid(job, launch.attempt, pid);
   log_->info("job started {} pid={} file={}", job_fields(job, launch.attempt), pid, quote(job.rel));
   publish_job(job, queue::JobState::kRunning, launch.attempt);
+}
+
+// Where the next process finds this handler should the daemon crash while
+// it runs. The pid table costs one write and no transaction; when it
+// fails, the queue takes the record instead.
+std::optional<std::size_t> Inbox::record_pid(const queue::Job& job, int attempt, pid_t pid) {
+  auto start = runner::process_start_time(pid).value_or(0);
+  auto slot = services_.pids->put({job.id, attempt, pid, start});
+  if (slot) return *slot;
+  log_->warn("handler pid kept in the queue {} error={}", job_fields(job, attempt),
+             quote(slot.error().message));
+  (void)services_.store->set_attempt_pid(job.id, attempt, pid, start);
+  return std::nullopt;
 }
 
 void Inbox::record_spawn_failure(const queue::Job& job, int attempt, EpochMs started,

@@ -40,6 +40,7 @@
 #include "daemon/app/folder_tasks.hpp"
 #include "daemon/app/folder_worker.hpp"
 #include "daemon/app/group_commit.hpp"
+#include "daemon/app/pid_table.hpp"
 #include "daemon/app/state_disk.hpp"
 #include "daemon/breaker/breaker.hpp"
 #include "daemon/config/config.hpp"
@@ -68,6 +69,7 @@ struct Services {
   runner::Runner* runner = nullptr;
   StateDisk* state_disk = nullptr;    // failing writes pause claiming and starting
   GroupCommit* commit = nullptr;      // when the queue's commits reach the disk
+  PidTable* pids = nullptr;           // running handlers, for the next process after a crash
   std::filesystem::path work_root;    // <state_dir>/work: per-attempt work dirs
   std::string instance_id;            // names this daemon's spool on shared folders
   std::vector<std::string> base_env;  // PATH, HOME, LANG, TZ from the daemon, when set
@@ -163,6 +165,7 @@ class Inbox {
     int attempt = 0;
     EpochMs started_at = 0;
     std::filesystem::path work_dir;
+    std::optional<std::size_t> pid_slot;  // in services_.pids
   };
 
   // Folder work: runs `work` on the worker thread, `done` back here.
@@ -251,6 +254,7 @@ class Inbox {
   std::optional<Launch> begin_launch(const queue::Job& job);
   void abandon_launch(const Launch& launch);
   void spawn_handler(const Launch& launch);
+  std::optional<std::size_t> record_pid(const queue::Job& job, int attempt, pid_t pid);
   Result<std::filesystem::path> take_work_dir();
   void release_work_dir(const std::filesystem::path& dir);
   bool empty_folder(const std::filesystem::path& dir);  // false: something is left

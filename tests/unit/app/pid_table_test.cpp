@@ -1,0 +1,111 @@
+// PidTable: the records of running handlers that a crashed daemon leaves for
+// the next process, in real files in a temporary folder.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "daemon/app/pid_table.hpp"
+#include "tests/unit/app/app_test_support.hpp"
+
+using inboxd::app::PidTable;
+using inboxd::app::test::read_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder for the table, removed with the fixture.
+class TableFolder {
+ public:
+  TableFolder() {
+    char tmpl[] = "/tmp/inboxd-pids-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    root_ = tmpl;
+  }
+  ~TableFolder() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  TableFolder(const TableFolder&) = delete;
+  TableFolder& operator=(const TableFolder&) = delete;
+
+  fs::path dir() const { return root_ / "handlers"; }
+  void write(const std::string& name, const std::string& content) const {
+    std::ofstream(dir() / name) << content;
+  }
+
+ private:
+  fs::path root_;
+};
+
+bool same(const PidTable::Record& a, const PidTable::Record& b) {
+  return a.job_id == b.job_id && a.attempt == b.attempt && a.pid == b.pid &&
+         a.start_time == b.start_time;
+}
+
+}  // namespace
+
+TEST_CASE("records written by one process are found by the next, which starts empty",
+          "[pid_table]") {
+  TableFolder f;
+  REQUIRE(PidTable::take_over(f.dir()));  // creates the folder
+  PidTable table(f.dir());
+  const PidTable::Record first{41, 1, 1234, 998877};
+  const PidTable::Record second{42, 3, 5678, 998878};
+  REQUIRE(table.put(first));
+  REQUIRE(table.put(second));
+
+  auto left = PidTable::take_over(f.dir());
+  REQUIRE(left);
+  REQUIRE(left->size() == 2);
+  bool found_first = same((*left)[0], first) || same((*left)[1], first);
+  bool found_second = same((*left)[0], second) || same((*left)[1], second);
+  CHECK(found_first);
+  CHECK(found_second);
+  CHECK(fs::is_empty(f.dir()));
+}
+
+TEST_CASE("a released slot is rewritten in place, with no tail of the longer record before",
+          "[pid_table]") {
+  TableFolder f;
+  REQUIRE(PidTable::take_over(f.dir()));
+  PidTable table(f.dir());
+  auto slot = table.put({123456789012, 12, 4194303, 18446744073709551615ULL});
+  REQUIRE(slot);
+  table.release(*slot);
+  auto again = table.put({7, 1, 42, 5});
+  REQUIRE(again);
+  CHECK(*again == *slot);
+  auto text = read_file(f.dir() / std::to_string(*slot));
+  auto record = PidTable::parse(text);
+  REQUIRE(record);
+  CHECK(same(*record, {7, 1, 42, 5}));
+  auto left = PidTable::take_over(f.dir());
+  REQUIRE(left);
+  CHECK(left->size() == 1);
+}
+
+TEST_CASE("files that are not records are skipped and removed", "[pid_table]") {
+  TableFolder f;
+  REQUIRE(PidTable::take_over(f.dir()));
+  f.write("0", "inboxd handler job=9 attempt=1 pid=77 start=100\n");
+  f.write("1", "");
+  f.write("2", "inboxd handler job=9 attempt=1 pid=-5 start=100\n");
+  f.write("3", "inboxd handler job=9 attempt=1 pid=77 start=100 extra\n");
+  f.write("4", "something else entirely");
+  auto left = PidTable::take_over(f.dir());
+  REQUIRE(left);
+  REQUIRE(left->size() == 1);
+  CHECK(same(left->front(), {9, 1, 77, 100}));
+  CHECK(fs::is_empty(f.dir()));
+}
+
+TEST_CASE("a table whose folder cannot be written reports the file it could not open",
+          "[pid_table]") {
+  TableFolder f;
+  PidTable table(f.dir());  // never created
+  auto slot = table.put({1, 1, 2, 3});
+  REQUIRE_FALSE(slot);
+  CHECK_THAT(slot.error().message, Catch::Contains((f.dir() / "0").string()));
+}
