@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <climits>
 #include <numeric>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "common/log.hpp"
 #include "common/sys_error.hpp"
@@ -170,24 +173,68 @@ Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
   return files;
 }
 
-Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root,
-                                           std::string_view rel) {
+namespace {
+
+// A rel split into its folder and its name; nullopt when the name is not one.
+std::optional<std::pair<std::string_view, std::string>> split_rel(std::string_view rel) {
   const auto slash = rel.rfind('/');
   const std::string_view parent = slash == std::string_view::npos ? "" : rel.substr(0, slash);
-  const std::string name(slash == std::string_view::npos ? rel : rel.substr(slash + 1));
-  if (name.empty() || name == "." || name == "..") {
-    return fail("lstat " + join_path(root, rel) + ": invalid file name", EINVAL);
-  }
-  auto dir = open_folder(root, parent, DirAccess::kLookup);
-  if (!dir) return fail(dir.error());
-  if (!dir->valid()) return std::optional<FileInfo>{};
+  std::string name(slash == std::string_view::npos ? rel : rel.substr(slash + 1));
+  if (name.empty() || name == "." || name == "..") return std::nullopt;
+  return std::pair(parent, std::move(name));
+}
+
+// The lstat of `name` in the open folder `dir` (invalid: the folder is gone).
+Result<std::optional<FileInfo>> stat_in(const UniqueFd& dir, const std::filesystem::path& root,
+                                        std::string_view rel, const std::string& name) {
+  if (!dir.valid()) return std::optional<FileInfo>{};
   struct stat st {};
-  if (::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<FileInfo>{};
     return fail_errno("lstat", join_path(root, rel));
   }
   if (!S_ISREG(st.st_mode)) return std::optional<FileInfo>{};
   return std::optional<FileInfo>{to_file_info(std::string(rel), st)};
+}
+
+Unexpected<Error> invalid_name(const std::filesystem::path& root, std::string_view rel) {
+  return fail("lstat " + join_path(root, rel) + ": invalid file name", EINVAL);
+}
+
+}  // namespace
+
+Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root,
+                                           std::string_view rel) {
+  auto split = split_rel(rel);
+  if (!split) return invalid_name(root, rel);
+  auto dir = open_folder(root, split->first, DirAccess::kLookup);
+  if (!dir) return fail(dir.error());
+  return stat_in(*dir, root, rel, split->second);
+}
+
+std::vector<Result<std::optional<FileInfo>>> stat_entries(const std::filesystem::path& root,
+                                                          const std::vector<std::string>& rels) {
+  std::vector<Result<std::optional<FileInfo>>> results;
+  results.reserve(rels.size());
+  std::optional<std::string> open_parent;
+  Result<UniqueFd> dir = UniqueFd();
+  for (const auto& rel : rels) {
+    auto split = split_rel(rel);
+    if (!split) {
+      results.emplace_back(invalid_name(root, rel));
+      continue;
+    }
+    if (open_parent != split->first) {
+      open_parent = std::string(split->first);
+      dir = open_folder(root, split->first, DirAccess::kLookup);
+    }
+    if (!dir) {
+      results.emplace_back(fail(dir.error()));
+      continue;
+    }
+    results.push_back(stat_in(*dir, root, rel, split->second));
+  }
+  return results;
 }
 
 }  // namespace inboxd::watcher

@@ -60,5 +60,9 @@ Result<std::vector<FileInfo>> scan_directory(const std::filesystem::path& root,
 // symlinked folder on the way counts as gone). Errors when the root cannot be
 // opened or the lstat fails for another reason than absence.
 Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root, std::string_view rel);
+// stat_entry for each of `rels`, in order; a folder that consecutive rels
+// share is opened once for all of them.
+std::vector<Result<std::optional<FileInfo>>> stat_entries(const std::filesystem::path& root,
+                                                          const std::vector<std::string>& rels);
 
 }  // namespace inboxd::watcher

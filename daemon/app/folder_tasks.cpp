@@ -93,9 +93,10 @@ ScanResult scan_folder(const fs::path& root, const std::string& rel_dir, bool re
 StatResults stat_files(const fs::path& root, const std::vector<std::string>& rels) {
   StatResults results;
   results.reserve(rels.size());
-  for (const auto& rel : rels) {
-    auto info = watcher::stat_entry(root, rel);
-    results.emplace_back(rel, info && *info ? std::optional(**info) : std::nullopt);
+  auto infos = watcher::stat_entries(root, rels);
+  for (std::size_t i = 0; i < rels.size(); ++i) {
+    const auto& info = infos[i];
+    results.emplace_back(rels[i], info && *info ? std::optional(**info) : std::nullopt);
   }
   return results;
 }

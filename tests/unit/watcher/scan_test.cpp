@@ -11,6 +11,7 @@
 using inboxd::watcher::FileInfo;
 using inboxd::watcher::scan_directory;
 using inboxd::watcher::SkipDir;
+using inboxd::watcher::stat_entries;
 using inboxd::watcher::stat_entry;
 using inboxd::watcher::testing::TempDir;
 
@@ -199,6 +200,36 @@ TEST_CASE("stat_entry finds regular files only", "[watcher][scan]") {
     REQUIRE(entry.has_value());
     CHECK_FALSE(entry->has_value());
   }
+}
+
+TEST_CASE("stat_entries answers for each rel as stat_entry does, folder by folder",
+          "[watcher][scan]") {
+  ScanFixture f;
+  f.make_tree();
+  f.dir.fifo("pipe");
+  f.dir.mkdir("real");
+  f.dir.write("real/file.txt");
+  f.dir.symlink(f.dir.path("real"), "alias");
+  const std::vector<std::string> rels = {"top.txt",     "pipe",          "sub/inner.txt",
+                                         "sub/missing", "top.txt",       "alias/file.txt",
+                                         "..",          "real/file.txt", "missing/x"};
+  auto batch = stat_entries(f.dir.root(), rels);
+  REQUIRE(batch.size() == rels.size());
+  for (std::size_t i = 0; i < rels.size(); ++i) {
+    INFO(rels[i]);
+    auto single = stat_entry(f.dir.root(), rels[i]);
+    REQUIRE(batch[i].has_value() == single.has_value());
+    if (!single) {
+      CHECK(batch[i].error().message == single.error().message);
+      continue;
+    }
+    REQUIRE(batch[i]->has_value() == single->has_value());
+    if (*single) CHECK((*batch[i])->rel == (*single)->rel);
+  }
+  CHECK(batch[0]->has_value());
+  CHECK_FALSE(batch[5]->has_value());  // not through the symlinked folder
+  CHECK_FALSE(batch[6].has_value());   // not a name
+  CHECK(batch[7]->has_value());
 }
 
 TEST_CASE("stat_entry does not follow a symlinked folder on the way", "[watcher][scan]") {
