@@ -3,11 +3,11 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "daemon/app/pid_table.hpp"
 #include "tests/unit/app/app_test_support.hpp"
+#include "tests/unit/watcher/temp_dir.hpp"
 
 using inboxd::app::PidTable;
 using inboxd::app::test::read_file;
@@ -15,28 +15,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh folder for the table, removed with the fixture.
-class TableFolder {
+// A fresh folder whose handlers/ holds the table, removed with the fixture.
+class TableFolder : public inboxd::watcher::testing::TempDir {
  public:
-  TableFolder() {
-    char tmpl[] = "/tmp/inboxd-pids-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    root_ = tmpl;
+  fs::path dir() const { return root() / "handlers"; }
+  void put_file(const std::string& name, const std::string& content) const {
+    write("handlers/" + name, content);
   }
-  ~TableFolder() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TableFolder(const TableFolder&) = delete;
-  TableFolder& operator=(const TableFolder&) = delete;
-
-  fs::path dir() const { return root_ / "handlers"; }
-  void write(const std::string& name, const std::string& content) const {
-    std::ofstream(dir() / name) << content;
-  }
-
- private:
-  fs::path root_;
 };
 
 bool same(const PidTable::Record& a, const PidTable::Record& b) {
@@ -89,11 +74,11 @@ TEST_CASE("a released slot is rewritten in place, with no tail of the longer rec
 TEST_CASE("files that are not records are skipped and removed", "[pid_table]") {
   TableFolder f;
   REQUIRE(PidTable::take_over(f.dir()));
-  f.write("0", "inboxd handler job=9 attempt=1 pid=77 start=100\n");
-  f.write("1", "");
-  f.write("2", "inboxd handler job=9 attempt=1 pid=-5 start=100\n");
-  f.write("3", "inboxd handler job=9 attempt=1 pid=77 start=100 extra\n");
-  f.write("4", "something else entirely");
+  f.put_file("0", "inboxd handler job=9 attempt=1 pid=77 start=100\n");
+  f.put_file("1", "");
+  f.put_file("2", "inboxd handler job=9 attempt=1 pid=-5 start=100\n");
+  f.put_file("3", "inboxd handler job=9 attempt=1 pid=77 start=100 extra\n");
+  f.put_file("4", "something else entirely");
   auto left = PidTable::take_over(f.dir());
   REQUIRE(left);
   REQUIRE(left->size() == 1);
