@@ -46,7 +46,8 @@ static int write_all(int fd, const char *data, size_t len) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: writer [-r RATE] [-s SIZE] [-x PREFIX] [-t TIMES] [-m META] [-p] DIR COUNT\n");
+  fprintf(stderr,
+          "usage: writer [-r RATE] [-s SIZE] [-x PREFIX] [-t TIMES] [-m META] [-p] DIR COUNT\n");
   exit(64);
 }
 

@@ -3,12 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/sinks/base_sink.h>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/base_sink.h>
 
 #include "common/clock.hpp"
 

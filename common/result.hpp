@@ -39,17 +39,30 @@ inline Unexpected<Error> fail(Error error) { return Unexpected<Error>(std::move(
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Unexpected<Error> error)  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Unexpected<Error> error)                            // NOLINT(google-explicit-constructor)
       : state_(std::in_place_index<1>, std::move(error).error()) {}
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
-  T& value() & { assert(has_value()); return std::get<0>(state_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(state_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(state_)); }
-  const Error& error() const { assert(!has_value()); return std::get<1>(state_); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(state_);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(state_);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(state_));
+  }
+  const Error& error() const {
+    assert(!has_value());
+    return std::get<1>(state_);
+  }
 
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
@@ -76,7 +89,10 @@ class [[nodiscard]] Result<void> {
   bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }
   void value() const { assert(ok_); }
-  const Error& error() const { assert(!ok_); return error_; }
+  const Error& error() const {
+    assert(!ok_);
+    return error_;
+  }
 
  private:
   Error error_;

@@ -16,9 +16,9 @@
 namespace inboxd::watcher {
 
 struct FileInfo {
-  std::string rel;             // relative to the inbox root, '/'-separated bytes
+  std::string rel;  // relative to the inbox root, '/'-separated bytes
   std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;   // st_mtim as nanoseconds since the epoch (file server's clock)
+  std::int64_t mtime_ns = 0;  // st_mtim as nanoseconds since the epoch (file server's clock)
   dev_t dev = 0;
   ino_t ino = 0;
   nlink_t nlink = 0;

@@ -16,9 +16,9 @@
 namespace inboxd::watcher {
 
 struct Filesystem {
-  std::string name;           // "ext4", "nfs", "fuse", or the magic number in hex
-  unsigned long magic = 0;    // statfs f_type
-  bool shared = false;        // network, cluster or FUSE: poll it, keep no database there
+  std::string name;         // "ext4", "nfs", "fuse", or the magic number in hex
+  unsigned long magic = 0;  // statfs f_type
+  bool shared = false;      // network, cluster or FUSE: poll it, keep no database there
 
   // "nfs filesystem (statfs type 0x6969)"
   std::string describe() const;

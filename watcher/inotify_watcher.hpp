@@ -8,12 +8,11 @@
 //
 // Events are hints: an overflow (IN_Q_OVERFLOW) is reported as kOverflow once
 // the queue has been read to its end (events after the overflow record may
-// also have lost their successors) and the owner rescans everything; with `recursive` the watches are first
-// brought back in line with the folders on disk (folder events may have been
-// among those lost). Running out of watches (ENOSPC from
-// inotify_add_watch) is reported as kWatchLimit with the folder's rel; the
-// owner falls back to polling. The folder's own subfolders are then not
-// watched either, so polling must cover rel recursively.
+// also have lost their successors) and the owner rescans everything; with `recursive` the watches
+// are first brought back in line with the folders on disk (folder events may have been among those
+// lost). Running out of watches (ENOSPC from inotify_add_watch) is reported as kWatchLimit with the
+// folder's rel; the owner falls back to polling. The folder's own subfolders are then not watched
+// either, so polling must cover rel recursively.
 //
 // Symlinks are never followed below the root; the root itself may be a
 // symlink to a folder (an administrator's choice, as in scan_directory).

@@ -62,7 +62,7 @@ class SettleTracker {
  private:
   struct Entry {
     FileInfo info;
-    bool known = false;       // info holds a real stat
+    bool known = false;  // info holds a real stat
     bool writing = false;
     MonoTime changed_at{};
   };

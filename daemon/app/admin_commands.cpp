@@ -87,15 +87,18 @@ admin::JobDetail Application::job(std::int64_t id) {
 void Application::retry(std::int64_t id) {
   auto found = existing_job(id);
   if (found.state != queue::JobState::kFailed && found.state != queue::JobState::kCanceled) {
-    throw AdminError(ErrorCode::kConflict, fmt::format("job {} is {}: only failed or canceled jobs can be retried",
-                                                       id, queue::to_string(found.state)));
+    throw AdminError(ErrorCode::kConflict,
+                     fmt::format("job {} is {}: only failed or canceled jobs can be retried", id,
+                                 queue::to_string(found.state)));
   }
   auto* inbox = inbox_of(found);
   if (inbox == nullptr) {
-    throw AdminError(ErrorCode::kConflict,
-                     fmt::format("job {} belongs to inbox {} which is not configured", id, found.inbox));
+    throw AdminError(
+        ErrorCode::kConflict,
+        fmt::format("job {} belongs to inbox {} which is not configured", id, found.inbox));
   }
-  if (auto ok = inbox->requeue(found); !ok) throw AdminError(ErrorCode::kConflict, ok.error().message);
+  if (auto ok = inbox->requeue(found); !ok)
+    throw AdminError(ErrorCode::kConflict, ok.error().message);
 }
 
 std::vector<std::int64_t> Application::retry_all(queue::JobState state,
@@ -134,8 +137,7 @@ void Application::cancel(std::int64_t id) {
         return;
       }
       break;
-    default:
-      break;
+    default: break;
   }
   throw AdminError(ErrorCode::kConflict,
                    fmt::format("job {} is {}: only queued, waiting or running jobs can be canceled",
@@ -161,7 +163,9 @@ std::string Application::metrics() {
     admin::MetricsText::Labels labels = {{"inbox", name}};
     auto& stats = inbox->metrics();
     auto counts = checked(store_->counts(name));
-    auto outcome = [&](const char* o) { return admin::MetricsText::Labels{{"inbox", name}, {"outcome", o}}; };
+    auto outcome = [&](const char* o) {
+      return admin::MetricsText::Labels{{"inbox", name}, {"outcome", o}};
+    };
     m.counter("inboxd_jobs_total", "Jobs finished since start, by outcome.", outcome("done"),
               static_cast<double>(stats.done));
     m.counter("inboxd_jobs_total", "Jobs finished since start, by outcome.", outcome("failed"),
@@ -184,8 +188,8 @@ std::string Application::metrics() {
         {"queued", counts.queued}, {"running", counts.running}, {"retry_wait", counts.retry_wait},
         {"done", counts.done},     {"failed", counts.failed},   {"canceled", counts.canceled}};
     for (const auto& [state, n] : states) {
-      m.gauge("inboxd_queue_jobs", "Jobs in the queue by state.", {{"inbox", name}, {"state", state}},
-              static_cast<double>(n));
+      m.gauge("inboxd_queue_jobs", "Jobs in the queue by state.",
+              {{"inbox", name}, {"state", state}}, static_cast<double>(n));
     }
     m.gauge("inboxd_running_handlers", "Handlers running now.", labels,
             static_cast<double>(inbox->running()));
@@ -198,7 +202,8 @@ std::string Application::metrics() {
             inbox->breaker().open() ? 1 : 0);
     m.gauge("inboxd_inbox_up", "1 when the inbox folder is available.", labels,
             inbox->state() == InboxState::kUnavailable ? 0 : 1);
-    m.histogram("inboxd_handler_duration_seconds", "Handler attempt durations.", labels, stats.durations);
+    m.histogram("inboxd_handler_duration_seconds", "Handler attempt durations.", labels,
+                stats.durations);
     m.gauge("inboxd_watch_degraded", "1 when watching the inbox is degraded (see status).", labels,
             inbox->watch_health() == "ok" ? 0 : 1);
   }

@@ -64,9 +64,10 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
   services_.commit = &commit_;
   services_.pids = &pids_;
   store_->on_commit([this] { commit_.committed(store_->wal_bytes()); });
-  state_disk_.set_recovery([this] { return check_state_disk(); }, [this] {
-    for (auto& inbox : inboxes_) inbox->kick();
-  });
+  state_disk_.set_recovery([this] { return check_state_disk(); },
+                           [this] {
+                             for (auto& inbox : inboxes_) inbox->kick();
+                           });
   services_.work_root = config_.state_dir / "work";
   services_.instance_id = store_->instance_id();
   services_.base_env = handler_base_env();
@@ -74,7 +75,8 @@ Application::Application(uv_loop_t* loop, config::Config config, StateLock lock,
     uv_signal_init(loop_, sig);
     sig->data = this;
   }
-  for (auto* timer : {stop_timer_.get(), retire_timer_.get(), status_timer_.get(), ready_timer_.get()}) {
+  for (auto* timer :
+       {stop_timer_.get(), retire_timer_.get(), status_timer_.get(), ready_timer_.get()}) {
     uv_timer_init(loop_, timer);
     timer->data = this;
   }
@@ -140,17 +142,23 @@ int Application::run() {
   if (notifier_.enabled()) {
     // STATUS= is kept current only when systemd listens.
     update_status_line();
-    uv_timer_start(status_timer_.get(), [](uv_timer_t* t) {
-      auto* self = static_cast<Application*>(t->data);
-      guarded(*self->log_, "status", [self] { self->update_status_line(); });
-    }, 2000, 2000);
+    uv_timer_start(
+        status_timer_.get(),
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Application*>(t->data);
+          guarded(*self->log_, "status", [self] { self->update_status_line(); });
+        },
+        2000, 2000);
     uv_unref(reinterpret_cast<uv_handle_t*>(status_timer_.get()));
   }
   ready_since_ = mono_now();
-  uv_timer_start(ready_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Application*>(t->data);
-    guarded(*self->log_, "ready", [self] { self->check_ready(); });
-  }, 0, 5);
+  uv_timer_start(
+      ready_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Application*>(t->data);
+        guarded(*self->log_, "ready", [self] { self->check_ready(); });
+      },
+      0, 5);
   uv_run(loop_, UV_RUN_DEFAULT);
   return 0;
 }
@@ -243,10 +251,13 @@ void Application::begin_stop(int signum) {
   for (const auto& inbox : retiring_) running += inbox->running();
   log_->info("inboxd stopping signal={} running_handlers={} grace={}", runner::signal_name(signum),
              running, format_duration(config_.shutdown_grace));
-  uv_timer_start(stop_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Application*>(t->data);
-    guarded(*self->log_, "stop", [self] { self->on_stop_tick(); });
-  }, 0, 20);
+  uv_timer_start(
+      stop_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Application*>(t->data);
+        guarded(*self->log_, "stop", [self] { self->on_stop_tick(); });
+      },
+      0, 20);
 }
 
 // Waits for running handlers and the folder work that records their
@@ -392,19 +403,20 @@ void Application::apply_inboxes(const std::vector<config::InboxConfig>& wanted) 
 // A removed or replaced inbox stops claiming and starting handlers at once;
 // it lives on until its running handlers have finished and been recorded.
 void Application::retire(std::unique_ptr<Inbox> inbox) {
-  log_->info("inbox retired inbox={} running_handlers={}", inbox->config().name,
-             inbox->running());
+  log_->info("inbox retired inbox={} running_handlers={}", inbox->config().name, inbox->running());
   inbox->stop_intake();
   retiring_.push_back(std::move(inbox));
-  uv_timer_start(retire_timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<Application*>(t->data);
-    guarded(*self->log_, "retire", [self] {
-      std::erase_if(self->retiring_, [](const auto& old) {
-        return old->settled() && !old->has_deferred();
-      });
-      if (self->retiring_.empty()) uv_timer_stop(self->retire_timer_.get());
-    });
-  }, 0, 100);
+  uv_timer_start(
+      retire_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Application*>(t->data);
+        guarded(*self->log_, "retire", [self] {
+          std::erase_if(self->retiring_,
+                        [](const auto& old) { return old->settled() && !old->has_deferred(); });
+          if (self->retiring_.empty()) uv_timer_stop(self->retire_timer_.get());
+        });
+      },
+      0, 100);
 }
 
 }  // namespace inboxd::app

@@ -16,16 +16,16 @@
 #include "common/uv_handle.hpp"
 #include "daemon/admin/admin_backend.hpp"
 #include "daemon/admin/admin_server.hpp"
-#include "daemon/admin/protocol.hpp"
 #include "daemon/admin/metrics_text.hpp"
+#include "daemon/admin/protocol.hpp"
 #include "daemon/app/inbox.hpp"
 #include "daemon/app/metrics_file.hpp"
-#include "daemon/service/notifier.hpp"
-#include "daemon/service/watchdog_timer.hpp"
 #include "daemon/app/state_lock.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/queue/queue_store.hpp"
 #include "daemon/runner/handler_process.hpp"
+#include "daemon/service/notifier.hpp"
+#include "daemon/service/watchdog_timer.hpp"
 
 namespace inboxd::app {
 

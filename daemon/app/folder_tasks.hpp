@@ -54,8 +54,8 @@ struct ScanResult {
   std::vector<watcher::FileInfo> files;
   MonoClock::duration took{};
 };
-ScanResult scan_folder(const std::filesystem::path& root, const std::string& rel_dir, bool recursive,
-                       const std::vector<std::string>& skip_rels);
+ScanResult scan_folder(const std::filesystem::path& root, const std::string& rel_dir,
+                       bool recursive, const std::vector<std::string>& skip_rels);
 
 // A fresh lstat per rel: nullopt when it is gone or no longer a regular file.
 using StatResults = std::vector<std::pair<std::string, std::optional<watcher::FileInfo>>>;
@@ -92,15 +92,15 @@ struct SpoolMove {
 };
 struct SpoolMoveResult {
   bool moved = false;
-  int error_code = 0;        // errno of a failed rename
-  std::string error;         // its message
+  int error_code = 0;  // errno of a failed rename
+  std::string error;   // its message
   // Not moved, but the file is still where it was: its target (or the
   // folder it was to join) was taken or gone. Claim it again, under a new id.
   bool retry = false;
-  std::string replaced_by;   // moved, but it is not a regular file now ("a symlink")
+  std::string replaced_by;  // moved, but it is not a regular file now ("a symlink")
 };
 struct ClaimMoves {
-  std::optional<std::string> refused;  // the spool itself is not safe: nothing moved
+  std::optional<std::string> refused;    // the spool itself is not safe: nothing moved
   std::vector<SpoolMoveResult> results;  // one per move, in order
 };
 ClaimMoves move_into_spool(const std::filesystem::path& inbox, const std::filesystem::path& spool,
@@ -120,7 +120,7 @@ SpoolCheck check_spooled(const std::filesystem::path& file, const std::filesyste
 struct SpoolSurvey {
   std::vector<bool> pending_present;  // per pending claim target, in order
   struct Folder {
-    std::int64_t id = 0;              // spool/<id>
+    std::int64_t id = 0;  // spool/<id>
     std::filesystem::path path;
     std::vector<std::pair<std::string, std::int64_t>> files;  // name, size
   };
@@ -130,17 +130,18 @@ struct SpoolSurvey {
 // Reads the spool. Empty folders kept for reuse beyond the first
 // `keep_free` are removed.
 SpoolSurvey survey_spool(const std::filesystem::path& spool,
-                         const std::vector<std::filesystem::path>& pending_targets, std::size_t keep_free);
+                         const std::vector<std::filesystem::path>& pending_targets,
+                         std::size_t keep_free);
 
 // --- Outcomes -------------------------------------------------------------------
 
 struct PlaceRequest {
   std::filesystem::path inbox;
-  std::filesystem::path from;                    // the spooled file
+  std::filesystem::path from;                     // the spooled file
   std::optional<std::filesystem::path> dest_dir;  // nullopt: delete the file
   std::string rel;
-  bool failed = false;                           // write a report beside it
-  queue::Job job;                                // for the report
+  bool failed = false;  // write a report beside it
+  queue::Job job;       // for the report
   std::vector<queue::Attempt> attempts;
   std::string reason;
   // Where to keep the spool folder for a later claim once it is empty (see

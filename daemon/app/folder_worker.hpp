@@ -45,8 +45,9 @@ class FolderWorker {
   template <class T>
   void post(const std::string& what, std::function<T()> work, std::function<void(const T&)> done) {
     auto result = std::make_shared<T>();
-    enqueue(what, [work = std::move(work), result] { *result = work(); },
-            [done = std::move(done), result] { done(*result); });
+    enqueue(
+        what, [work = std::move(work), result] { *result = work(); },
+        [done = std::move(done), result] { done(*result); });
   }
 
   // The task running now on the worker thread, and since when.

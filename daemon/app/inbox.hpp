@@ -317,9 +317,9 @@ class Inbox {
   UvHandle<uv_timer_t> settle_timer_;
   UvHandle<uv_timer_t> scan_timer_;  // rescan_interval / poll_interval / unavailable retry
   UvHandle<uv_timer_t> retry_timer_;
-  UvHandle<uv_timer_t> breaker_timer_;  // wakes the inbox when the cooldown ends
-  UvHandle<uv_idle_t> pump_idle_;       // pump_soon()
-  UvHandle<uv_check_t> closed_check_;   // closed files of this loop turn (observe_closed)
+  UvHandle<uv_timer_t> breaker_timer_;    // wakes the inbox when the cooldown ends
+  UvHandle<uv_idle_t> pump_idle_;         // pump_soon()
+  UvHandle<uv_check_t> closed_check_;     // closed files of this loop turn (observe_closed)
   UvHandle<uv_check_t> placeable_check_;  // posts placeable_ at the end of the loop turn
   std::map<std::int64_t, Running> running_;
   struct WorkSlot {

@@ -4,9 +4,9 @@
 // 73 state directory or database cannot be created/opened, 1 anything else.
 
 #include <fcntl.h>
-#include <unistd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -60,9 +60,10 @@ int run_daemon(inboxd::config::Config config) {
   }
   // The database needs working locks and fsync: never on a share.
   if (auto fs = inboxd::watcher::filesystem_of(config.state_dir); fs && fs->shared) {
-    log->error("state_dir {} is on a {}: keep it on a local disk (queue.db needs local locking and "
-               "fsync; each host has its own state_dir)",
-               config.state_dir.string(), fs->describe());
+    log->error(
+        "state_dir {} is on a {}: keep it on a local disk (queue.db needs local locking and "
+        "fsync; each host has its own state_dir)",
+        config.state_dir.string(), fs->describe());
     return kExitCantCreate;
   }
   auto failure = inboxd::app::StateLock::Failure::kIo;
@@ -99,8 +100,7 @@ int run_main(int argc, char** argv) {
   Options options;
   options.config_file = default_config_file();
   CLI::App cli{"inboxd: drop-folder processing daemon"};
-  cli.add_option("--config", options.config_file, "configuration file")
-      ->capture_default_str();
+  cli.add_option("--config", options.config_file, "configuration file")->capture_default_str();
   cli.add_flag("--check", options.check, "validate the configuration and exit (0 valid, 78 not)");
   cli.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

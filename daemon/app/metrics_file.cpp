@@ -47,10 +47,13 @@ void MetricsFile::set_path(const std::optional<std::filesystem::path>& path) {
   }
   write();
   auto ms = static_cast<std::uint64_t>(kPeriod.count());
-  uv_timer_start(timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<MetricsFile*>(t->data);
-    guarded(*self->log_, "metrics file", [self] { self->write(); });
-  }, ms, ms);
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<MetricsFile*>(t->data);
+        guarded(*self->log_, "metrics file", [self] { self->write(); });
+      },
+      ms, ms);
   // Rewriting a file is no reason to keep the loop alive.
   uv_unref(timer_.base());
 }

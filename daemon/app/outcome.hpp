@@ -34,8 +34,8 @@ Result<void> move_no_replace(const std::filesystem::path& from, const std::files
 // folders of rel as needed. With `with_report`, the chosen name is one whose
 // "<name>.error.txt" is free too. Returns the file's final absolute path.
 Result<std::filesystem::path> move_into(const std::filesystem::path& from,
-                                        const std::filesystem::path& dest_dir,
-                                        std::string_view rel, bool with_report);
+                                        const std::filesystem::path& dest_dir, std::string_view rel,
+                                        bool with_report);
 
 // The readable failure report written beside a failed file.
 std::string format_error_report(const queue::Job& job, const std::vector<queue::Attempt>& attempts,

@@ -28,15 +28,19 @@ void StateDisk::report(const Error& error) {
   failing_ = true;
   since_ = wall_now_ms();
   since_mono_ = mono_now();
-  log_->error("state directory cannot be written dir={} error={}: claiming and starting handlers "
-              "paused, retrying every {}",
-              log::quote(dir_.string()), log::quote(error.message), format_duration(retry_period_));
+  log_->error(
+      "state directory cannot be written dir={} error={}: claiming and starting handlers "
+      "paused, retrying every {}",
+      log::quote(dir_.string()), log::quote(error.message), format_duration(retry_period_));
   if (!timer_) return;  // closed: the daemon is stopping
   auto ms = static_cast<std::uint64_t>(retry_period_.count());
-  uv_timer_start(timer_.get(), [](uv_timer_t* t) {
-    auto* self = static_cast<StateDisk*>(t->data);
-    guarded(*self->log_, "state disk", [self] { self->on_timer(); });
-  }, ms, ms);
+  uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<StateDisk*>(t->data);
+        guarded(*self->log_, "state disk", [self] { self->on_timer(); });
+      },
+      ms, ms);
 }
 
 void StateDisk::close() { timer_.close(); }

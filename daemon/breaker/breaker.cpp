@@ -16,13 +16,9 @@ bool Breaker::record(bool success, MonoTime now) {
   return true;
 }
 
-bool Breaker::may_start(MonoTime now) const {
-  return state_ == State::kClosed || probe_due(now);
-}
+bool Breaker::may_start(MonoTime now) const { return state_ == State::kClosed || probe_due(now); }
 
-bool Breaker::probe_due(MonoTime now) const {
-  return state_ == State::kOpen && now >= open_until_;
-}
+bool Breaker::probe_due(MonoTime now) const { return state_ == State::kOpen && now >= open_until_; }
 
 void Breaker::start_probe() { state_ = State::kProbing; }
 

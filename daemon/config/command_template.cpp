@@ -91,15 +91,12 @@ std::optional<std::string> check_template(std::string_view element) {
   while (pos < element.size()) {
     const Token token = next_token(element, pos);
     switch (token.kind) {
-      case Token::Kind::kLiteral:
-        break;
+      case Token::Kind::kLiteral: break;
       case Token::Kind::kPlaceholder:
         if (find_placeholder(token.text) == nullptr) return unknown_placeholder_message(token.text);
         break;
-      case Token::Kind::kUnmatchedOpen:
-        return "unmatched '{' (write {{ for a literal brace)";
-      case Token::Kind::kUnmatchedClose:
-        return "unmatched '}' (write }} for a literal brace)";
+      case Token::Kind::kUnmatchedOpen: return "unmatched '{' (write {{ for a literal brace)";
+      case Token::Kind::kUnmatchedClose: return "unmatched '}' (write }} for a literal brace)";
     }
   }
   return std::nullopt;

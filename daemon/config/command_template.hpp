@@ -5,21 +5,21 @@
 // element stays exactly one argv element, whatever bytes a file name holds.
 
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace inboxd::config {
 
 struct PlaceholderValues {
-  std::string path;      // the file's current absolute path
-  std::string name;      // file name
-  std::string stem;      // name without its last extension
-  std::string ext;       // last extension without the dot, "" if none
-  std::string rel;       // path relative to the inbox
+  std::string path;  // the file's current absolute path
+  std::string name;  // file name
+  std::string stem;  // name without its last extension
+  std::string ext;   // last extension without the dot, "" if none
+  std::string rel;   // path relative to the inbox
   std::string inbox;
-  std::string job;       // job id, decimal
-  std::string attempt;   // attempt number, decimal, from 1
+  std::string job;      // job id, decimal
+  std::string attempt;  // attempt number, decimal, from 1
   std::string work_dir;
 };
 

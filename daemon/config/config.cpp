@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <yaml-cpp/yaml.h>
 #include <array>
 #include <cstdlib>
-#include <yaml-cpp/yaml.h>
 
 #include "common/sys_error.hpp"
 #include "common/unique_fd.hpp"
@@ -49,10 +49,13 @@ struct TopKey {
   TopReader read;
 };
 
-constexpr std::array<detail::Choice<std::string_view>, 5> kLogLevels = {{
-    {"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}};
-constexpr std::array<detail::Choice<LogFormat>, 2> kLogFormats = {{
-    {"text", LogFormat::kText}, {"json", LogFormat::kJson}}};
+constexpr std::array<detail::Choice<std::string_view>, 5> kLogLevels = {{{"trace", "trace"},
+                                                                         {"debug", "debug"},
+                                                                         {"info", "info"},
+                                                                         {"warn", "warn"},
+                                                                         {"error", "error"}}};
+constexpr std::array<detail::Choice<LogFormat>, 2> kLogFormats = {
+    {{"text", LogFormat::kText}, {"json", LogFormat::kJson}}};
 
 void read_state_dir(ReadContext& ctx, const Entry& entry, TopDraft& top) {
   top.state_dir = entry;
@@ -73,12 +76,14 @@ void read_socket_mode(ReadContext& ctx, const Entry& entry, TopDraft& top) {
   const bool octal = !digits.empty() && digits.size() <= 12 &&
                      digits.find_first_not_of("01234567") == std::string_view::npos;
   if (!octal) {
-    ctx.diag.error(entry, fmt::format("{} is not an octal mode like \"0660\"", detail::quote_value(*text)));
+    ctx.diag.error(
+        entry, fmt::format("{} is not an octal mode like \"0660\"", detail::quote_value(*text)));
     return;
   }
   const unsigned long mode = std::strtoul(std::string(digits).c_str(), nullptr, 8);
   if (mode > 0777) {
-    ctx.diag.error(entry, fmt::format("{} is out of range (permission bits, at most 0777)", detail::quote_value(*text)));
+    ctx.diag.error(entry, fmt::format("{} is out of range (permission bits, at most 0777)",
+                                      detail::quote_value(*text)));
     return;
   }
   top.config.socket_mode = static_cast<unsigned>(mode);
@@ -110,8 +115,9 @@ void read_admin_groups(ReadContext& ctx, const Entry& entry, TopDraft& top) {
   for (std::size_t i = 0; i < groups->size(); ++i) {
     auto exists = group_exists((*groups)[i]);
     if (!exists || !*exists) {
-      ctx.diag.error(elements[i], exists ? fmt::format("no such group {}", detail::quote_value((*groups)[i]))
-                                         : exists.error().message);
+      ctx.diag.error(elements[i],
+                     exists ? fmt::format("no such group {}", detail::quote_value((*groups)[i]))
+                            : exists.error().message);
       ok = false;
     }
   }
@@ -119,11 +125,13 @@ void read_admin_groups(ReadContext& ctx, const Entry& entry, TopDraft& top) {
 }
 
 void read_log_level(ReadContext& ctx, const Entry& entry, TopDraft& top) {
-  if (auto level = detail::read_choice(ctx.diag, entry, kLogLevels)) top.config.log_level = std::string(*level);
+  if (auto level = detail::read_choice(ctx.diag, entry, kLogLevels))
+    top.config.log_level = std::string(*level);
 }
 
 void read_log_format(ReadContext& ctx, const Entry& entry, TopDraft& top) {
-  if (auto format = detail::read_choice(ctx.diag, entry, kLogFormats)) top.config.log_format = *format;
+  if (auto format = detail::read_choice(ctx.diag, entry, kLogFormats))
+    top.config.log_format = *format;
 }
 
 void read_shutdown_grace(ReadContext& ctx, const Entry& entry, TopDraft& top) {
@@ -142,7 +150,8 @@ void keep_defaults(ReadContext& ctx, const Entry& entry, TopDraft& top) {
 
 void keep_inboxes(ReadContext& ctx, const Entry& entry, TopDraft& top) {
   if (!entry.value.IsSequence()) {
-    ctx.diag.error(entry, fmt::format("expected a list of inboxes, got {}", detail::describe(entry.value)));
+    ctx.diag.error(
+        entry, fmt::format("expected a list of inboxes, got {}", detail::describe(entry.value)));
   } else if (entry.value.size() == 0) {
     ctx.diag.error(entry, "must list at least one inbox");
   }
@@ -167,11 +176,13 @@ constexpr auto kTopKeyNames = detail::key_names(kTopKeys);
 void apply_directory_defaults(const ReadContext& ctx, TopDraft& top) {
   Config& config = top.config;
   if (!top.state_dir) {
-    std::string_view dir = ctx.env.state_directory ? detail::first_entry(*ctx.env.state_directory) : "";
+    std::string_view dir =
+        ctx.env.state_directory ? detail::first_entry(*ctx.env.state_directory) : "";
     config.state_dir = detail::resolve_path(ctx.base_dir, dir.empty() ? kDefaultStateDir : dir);
   }
   if (!top.socket) {
-    std::string_view dir = ctx.env.runtime_directory ? detail::first_entry(*ctx.env.runtime_directory) : "";
+    std::string_view dir =
+        ctx.env.runtime_directory ? detail::first_entry(*ctx.env.runtime_directory) : "";
     config.socket = dir.empty() ? config.state_dir / "inboxd.sock"
                                 : detail::resolve_path(ctx.base_dir, dir) / "inboxd.sock";
   }
@@ -202,8 +213,10 @@ std::string label(std::size_t index, const InboxDraft& draft) {
   return fmt::format("inboxes[{}] ({})", index, draft.config.name);
 }
 
-void report_at(ReadContext& ctx, const InboxDraft& draft, std::string_view key, std::string_view message) {
-  if (const detail::Origin* origin = draft.origin(key)) ctx.diag.error(origin->mark, origin->key, message);
+void report_at(ReadContext& ctx, const InboxDraft& draft, std::string_view key,
+               std::string_view message) {
+  if (const detail::Origin* origin = draft.origin(key))
+    ctx.diag.error(origin->mark, origin->key, message);
 }
 
 void check_names(ReadContext& ctx, const std::vector<InboxDraft>& drafts) {
@@ -214,7 +227,8 @@ void check_names(ReadContext& ctx, const std::vector<InboxDraft>& drafts) {
     auto [it, inserted] = first.emplace(name, i);
     if (!inserted) {
       report_at(ctx, drafts[i], "name",
-                fmt::format("{} is already the name of inboxes[{}]", detail::quote_value(name), it->second));
+                fmt::format("{} is already the name of inboxes[{}]", detail::quote_value(name),
+                            it->second));
     }
   }
 }
@@ -256,19 +270,20 @@ void check_state_dir(ReadContext& ctx, const TopDraft& top, const std::vector<In
     const std::filesystem::path& path = drafts[i].config.path;
     if (path.empty() || state_dir.empty() || !detail::is_within(state_dir, path)) continue;
     if (top.state_dir) {
-      ctx.diag.error(*top.state_dir, fmt::format("{} lies inside the folder of {}", state_dir.string(),
-                                                 label(i, drafts[i])));
+      ctx.diag.error(*top.state_dir, fmt::format("{} lies inside the folder of {}",
+                                                 state_dir.string(), label(i, drafts[i])));
     } else {
       report_at(ctx, drafts[i], "path",
-                fmt::format("{} contains the state directory {} (set state_dir elsewhere)", path.string(),
-                            state_dir.string()));
+                fmt::format("{} contains the state directory {} (set state_dir elsewhere)",
+                            path.string(), state_dir.string()));
     }
   }
 }
 
 void read_document(ReadContext& ctx, const YAML::Node& root, TopDraft& top) {
-  const std::vector<Entry> entries = ctx.diag.entries(
-      root, "", kTopKeyNames, detail::inbox_key_names(), "inbox keys go under defaults or inside an inbox");
+  const std::vector<Entry> entries =
+      ctx.diag.entries(root, "", kTopKeyNames, detail::inbox_key_names(),
+                       "inbox keys go under defaults or inside an inbox");
   for (const Entry& entry : entries) {
     for (const TopKey& row : kTopKeys) {
       if (row.name == entry.name) row.read(ctx, entry, top);
@@ -300,14 +315,16 @@ Result<std::string> read_file(const std::filesystem::path& file) {
     if (n < 0) return fail(fmt::format("cannot read: {}", errno_text(errno)), errno);
     if (n == 0) return text;
     text.append(buffer, static_cast<std::size_t>(n));
-    if (text.size() > kMaxFileBytes) return fail("cannot read: larger than 4 MiB, not a configuration file");
+    if (text.size() > kMaxFileBytes)
+      return fail("cannot read: larger than 4 MiB, not a configuration file");
   }
 }
 
 }  // namespace
 
 ConfigError::ConfigError(std::vector<std::string> messages)
-    : std::runtime_error(fmt::format("{}", fmt::join(messages, "\n"))), messages_(std::move(messages)) {}
+    : std::runtime_error(fmt::format("{}", fmt::join(messages, "\n"))),
+      messages_(std::move(messages)) {}
 
 const InboxConfig* Config::find_inbox(std::string_view name) const {
   for (const InboxConfig& inbox : inboxes) {
@@ -325,7 +342,8 @@ Environment Environment::from_process() {
   return Environment{get("STATE_DIRECTORY"), get("RUNTIME_DIRECTORY"), get("PATH")};
 }
 
-Config parse_config(std::string_view yaml, const std::filesystem::path& file, const Environment& env) {
+Config parse_config(std::string_view yaml, const std::filesystem::path& file,
+                    const Environment& env) {
   Diagnostics diag(file.string());
   TopDraft top;
   top.config.file = absolute_file(file);

@@ -39,15 +39,15 @@ struct ErrorThreshold {
 };
 
 inline const std::vector<std::string>& default_exclude() {
-  static const std::vector<std::string> kDefault = {
-      ".*", "*.tmp", "*.part", "*.partial", "*.crdownload", "*.swp", "~$*"};
+  static const std::vector<std::string> kDefault = {".*",           "*.tmp", "*.part", "*.partial",
+                                                    "*.crdownload", "*.swp", "~$*"};
   return kDefault;
 }
 
 struct InboxConfig {
   std::string name;
-  std::filesystem::path path;              // absolute, lexically normal
-  std::vector<std::string> command;        // command[0] resolved to an absolute path
+  std::filesystem::path path;        // absolute, lexically normal
+  std::vector<std::string> command;  // command[0] resolved to an absolute path
   std::vector<std::string> include = {"*"};
   std::vector<std::string> exclude = default_exclude();
   bool recursive = false;
@@ -55,7 +55,7 @@ struct InboxConfig {
   Millis poll_interval = std::chrono::seconds(5);
   Millis rescan_interval = std::chrono::minutes(10);  // 0 = off
   Millis settle = std::chrono::seconds(2);
-  Millis timeout = std::chrono::minutes(10);          // 0 = none
+  Millis timeout = std::chrono::minutes(10);  // 0 = none
   Millis kill_grace = std::chrono::seconds(10);
   int concurrency = 1;
   int retries = 3;
@@ -64,9 +64,9 @@ struct InboxConfig {
   std::vector<int> permanent_exit_codes = {65};
   ErrorThreshold error_threshold;
   OnSuccess on_success = OnSuccess::kMove;
-  std::filesystem::path done_dir;          // absolute; default <path>/done
-  std::filesystem::path failed_dir;        // absolute; default <path>/failed
-  std::uint64_t max_file_size = 0;         // 0 = no limit
+  std::filesystem::path done_dir;    // absolute; default <path>/done
+  std::filesystem::path failed_dir;  // absolute; default <path>/failed
+  std::uint64_t max_file_size = 0;   // 0 = no limit
   std::int64_t max_queue = 100000;
   std::map<std::string, std::string> env;  // extra handler environment
 
@@ -74,12 +74,12 @@ struct InboxConfig {
 };
 
 struct Config {
-  std::filesystem::path file;              // the file this was loaded from (absolute)
-  std::filesystem::path state_dir;         // absolute
-  std::filesystem::path socket;            // absolute
+  std::filesystem::path file;       // the file this was loaded from (absolute)
+  std::filesystem::path state_dir;  // absolute
+  std::filesystem::path socket;     // absolute
   unsigned socket_mode = 0660;
   std::vector<std::string> admin_groups;
-  std::string log_level = "info";          // trace, debug, info, warn, error
+  std::string log_level = "info";  // trace, debug, info, warn, error
   LogFormat log_format = LogFormat::kText;
   Millis shutdown_grace = std::chrono::seconds(30);
   std::optional<std::filesystem::path> metrics_file;

@@ -116,7 +116,8 @@ std::vector<std::string> Diagnostics::messages() const {
   });
   std::vector<std::string> out;
   for (auto& item : sorted) {
-    if (std::find(out.begin(), out.end(), item.text) == out.end()) out.push_back(std::move(item.text));
+    if (std::find(out.begin(), out.end(), item.text) == out.end())
+      out.push_back(std::move(item.text));
   }
   return out;
 }

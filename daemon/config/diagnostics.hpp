@@ -58,7 +58,9 @@ class Diagnostics {
   // "file:line:col: key: message"; a null mark drops the position, an empty
   // key drops the key.
   void error(const YAML::Mark& mark, std::string_view key, std::string_view message);
-  void error(const Entry& entry, std::string_view message) { error(entry.mark, entry.key, message); }
+  void error(const Entry& entry, std::string_view message) {
+    error(entry.mark, entry.key, message);
+  }
 
   bool empty() const { return items_.empty(); }
 

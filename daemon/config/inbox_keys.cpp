@@ -22,10 +22,10 @@ struct InboxKey {
   KeyReader read;
 };
 
-constexpr std::array<Choice<WatchMode>, 3> kWatchModes = {{
-    {"auto", WatchMode::kAuto}, {"inotify", WatchMode::kInotify}, {"poll", WatchMode::kPoll}}};
-constexpr std::array<Choice<OnSuccess>, 2> kOnSuccess = {{
-    {"move", OnSuccess::kMove}, {"delete", OnSuccess::kDelete}}};
+constexpr std::array<Choice<WatchMode>, 3> kWatchModes = {
+    {{"auto", WatchMode::kAuto}, {"inotify", WatchMode::kInotify}, {"poll", WatchMode::kPoll}}};
+constexpr std::array<Choice<OnSuccess>, 2> kOnSuccess = {
+    {{"move", OnSuccess::kMove}, {"delete", OnSuccess::kDelete}}};
 
 // ---- generic setters, one per kind of value --------------------------------
 
@@ -52,7 +52,8 @@ void set_choice(ReadContext& ctx, const Entry& entry, InboxConfig& out) {
 
 template <auto Field, bool kAllowEmpty>
 void set_patterns(ReadContext& ctx, const Entry& entry, InboxConfig& out) {
-  if (auto value = read_string_list(ctx.diag, entry, "glob patterns", kAllowEmpty)) out.*Field = *value;
+  if (auto value = read_string_list(ctx.diag, entry, "glob patterns", kAllowEmpty))
+    out.*Field = *value;
 }
 
 template <auto Field>
@@ -105,7 +106,8 @@ std::string argv_hint(std::string_view text) {
 // The program of a command: a name with a slash is a path relative to the
 // configuration file; a bare name is looked up in PATH now, so that a typo
 // fails `inboxd --check` rather than every job.
-std::optional<std::string> resolve_program(ReadContext& ctx, const Entry& entry, const std::string& program) {
+std::optional<std::string> resolve_program(ReadContext& ctx, const Entry& entry,
+                                           const std::string& program) {
   if (program.empty()) {
     ctx.diag.error(entry, "the program must not be empty");
   } else if (program.find_first_of("{}") != std::string::npos) {
@@ -145,12 +147,14 @@ void read_command(ReadContext& ctx, const Entry& entry, InboxConfig& out) {
 
 void read_exit_codes(ReadContext& ctx, const Entry& entry, InboxConfig& out) {
   if (entry.value.IsScalar()) {
-    ctx.diag.error(entry, fmt::format("expected a list of exit codes, got a single value (write [{}])",
-                                      entry.value.Scalar()));
+    ctx.diag.error(entry,
+                   fmt::format("expected a list of exit codes, got a single value (write [{}])",
+                               entry.value.Scalar()));
     return;
   }
   if (!entry.value.IsSequence()) {
-    ctx.diag.error(entry, fmt::format("expected a list of exit codes, got {}", describe(entry.value)));
+    ctx.diag.error(entry,
+                   fmt::format("expected a list of exit codes, got {}", describe(entry.value)));
     return;
   }
   std::vector<int> codes;
@@ -177,8 +181,9 @@ void read_env(ReadContext& ctx, const Entry& entry, InboxConfig& out) {
   for (const Entry& variable : ctx.diag.any_entries(entry.value, entry.key)) {
     std::optional<std::string> value;
     if (!valid_env_name(variable.name)) {
-      ctx.diag.error(variable, "is not a valid variable name (letters, digits and _, not starting "
-                               "with a digit)");
+      ctx.diag.error(variable,
+                     "is not a valid variable name (letters, digits and _, not starting "
+                     "with a digit)");
     } else if (variable.name.starts_with("INBOXD_")) {
       ctx.diag.error(variable, "INBOXD_ variables are reserved for the ones inboxd sets");
     } else {
@@ -211,7 +216,8 @@ void read_failure_rate(Diagnostics& diag, const Entry& entry, ErrorThreshold& ou
   auto value = read_number(diag, entry);
   if (!value) return;
   if (*value <= 0.0 || *value > 1.0) {
-    diag.error(entry, fmt::format("{} is out of range (a fraction above 0, at most 1)", entry.value.Scalar()));
+    diag.error(entry, fmt::format("{} is out of range (a fraction above 0, at most 1)",
+                                  entry.value.Scalar()));
     return;
   }
   out.max_failure_rate = *value;
@@ -232,7 +238,8 @@ constexpr auto kThresholdKeyNames = key_names(kThresholdKeys);
 
 bool is_off(const YAML::Node& node) {
   static constexpr std::string_view kOff[] = {"off", "Off", "OFF", "false", "False", "FALSE"};
-  return node.IsScalar() && std::find(std::begin(kOff), std::end(kOff), node.Scalar()) != std::end(kOff);
+  return node.IsScalar() &&
+         std::find(std::begin(kOff), std::end(kOff), node.Scalar()) != std::end(kOff);
 }
 
 void read_error_threshold(ReadContext& ctx, const Entry& entry, InboxConfig& out) {
@@ -304,7 +311,8 @@ constexpr auto kInboxKeyNames = key_names(kInboxKeys);
 void report_missing(ReadContext& ctx, const Entry& map_entry, const InboxDraft& draft) {
   for (std::string_view key : {"name", "path", "command"}) {
     if (draft.origin(key) == nullptr) {
-      ctx.diag.error(map_entry.value.Mark(), join_key(map_entry.key, key), "required key is missing");
+      ctx.diag.error(map_entry.value.Mark(), join_key(map_entry.key, key),
+                     "required key is missing");
     }
   }
 }
@@ -315,9 +323,10 @@ void check_work_dir(ReadContext& ctx, const InboxDraft& draft, std::string_view 
                     const std::filesystem::path& dir) {
   const Origin* origin = draft.origin(key);
   if (origin == nullptr || draft.config.path.empty() || dir != draft.config.path) return;
-  ctx.diag.error(origin->mark, origin->key,
-                 fmt::format("{} is the inbox folder itself (finished files would be picked up again)",
-                             dir.string()));
+  ctx.diag.error(
+      origin->mark, origin->key,
+      fmt::format("{} is the inbox folder itself (finished files would be picked up again)",
+                  dir.string()));
 }
 
 void check_backoff(ReadContext& ctx, const InboxDraft& draft) {
@@ -326,9 +335,10 @@ void check_backoff(ReadContext& ctx, const InboxDraft& draft) {
   const Origin* origin = draft.origin("retry_backoff");
   if (origin == nullptr) origin = draft.origin("retry_backoff_max");
   if (origin == nullptr) return;
-  ctx.diag.error(origin->mark, origin->key,
-                 fmt::format("retry_backoff ({}) is longer than retry_backoff_max ({})",
-                             spell_duration(config.retry_backoff), spell_duration(config.retry_backoff_max)));
+  ctx.diag.error(
+      origin->mark, origin->key,
+      fmt::format("retry_backoff ({}) is longer than retry_backoff_max ({})",
+                  spell_duration(config.retry_backoff), spell_duration(config.retry_backoff_max)));
 }
 
 }  // namespace
@@ -340,7 +350,8 @@ const Origin* InboxDraft::origin(std::string_view key) const {
 
 std::span<const std::string_view> inbox_key_names() { return kInboxKeyNames; }
 
-void read_inbox_keys(ReadContext& ctx, const Entry& map_entry, InboxDraft& draft, bool is_defaults) {
+void read_inbox_keys(ReadContext& ctx, const Entry& map_entry, InboxDraft& draft,
+                     bool is_defaults) {
   for (const Entry& entry : ctx.diag.entries(map_entry.value, map_entry.key, kInboxKeyNames)) {
     if (is_defaults && entry.name == "name") {
       ctx.diag.error(entry, "not allowed in defaults (every inbox needs a name of its own)");

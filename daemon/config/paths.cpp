@@ -52,7 +52,8 @@ std::optional<std::filesystem::path> read_path(Diagnostics& diag, const Entry& e
     return std::nullopt;
   }
   if (text->starts_with("~/")) {
-    diag.error(entry, fmt::format("{}: \"~\" is not expanded; write the full path", quote_value(*text)));
+    diag.error(entry,
+               fmt::format("{}: \"~\" is not expanded; write the full path", quote_value(*text)));
     return std::nullopt;
   }
   return resolve_path(base_dir, *text);

@@ -19,8 +19,8 @@ namespace {
 constexpr std::uint64_t kMaxDurationMs = 36500ULL * 24 * 3600 * 1000;
 
 struct Unit {
-  std::string_view name;       // the accepted spelling
-  std::uint64_t factor;        // in milliseconds or bytes
+  std::string_view name;                    // the accepted spelling
+  std::uint64_t factor;                     // in milliseconds or bytes
   std::array<std::string_view, 6> aliases;  // lowercase spellings people write instead
 };
 
@@ -54,7 +54,8 @@ struct Quantity {
 
 std::size_t count_digits(std::string_view text, std::size_t from) {
   std::size_t n = 0;
-  while (from + n < text.size() && std::isdigit(static_cast<unsigned char>(text[from + n])) != 0) ++n;
+  while (from + n < text.size() && std::isdigit(static_cast<unsigned char>(text[from + n])) != 0)
+    ++n;
   return n;
 }
 
@@ -137,8 +138,8 @@ struct Verdict {
 template <std::size_t N>
 struct UnitFamily {
   const std::array<Unit, N>& units;
-  std::string_view listing;     // "ms, s, m, h, d"
-  std::string_view bare_unit;   // unit suggested for a bare number; "" if bare is fine
+  std::string_view listing;    // "ms, s, m, h, d"
+  std::string_view bare_unit;  // unit suggested for a bare number; "" if bare is fine
 };
 
 template <std::size_t N>
@@ -152,11 +153,12 @@ Verdict judge(std::string_view text, const UnitFamily<N>& family, std::uint64_t&
   if (q.has_dot && q.fraction.empty()) return {Kind::kRejected, "(write a whole number)"};
   const Unit* unit = find_unit(family.units, q.unit);
   if (unit == nullptr && !q.unit.empty()) {
-    return {Kind::kRejected,
-            fmt::format("(unknown unit {}; units: {})", detail::quote_value(q.unit), family.listing)};
+    return {Kind::kRejected, fmt::format("(unknown unit {}; units: {})",
+                                         detail::quote_value(q.unit), family.listing)};
   }
   if (unit == nullptr && !family.bare_unit.empty()) {
-    if (q.has_dot) return {Kind::kRejected, fmt::format("(missing unit; units: {})", family.listing)};
+    if (q.has_dot)
+      return {Kind::kRejected, fmt::format("(missing unit; units: {})", family.listing)};
     // `value` is what the suggestion would mean, so that a bare number too
     // long in the suggested unit is reported as too long, not suggested.
     const Unit* suggested = find_unit(family.units, family.bare_unit);
@@ -186,7 +188,8 @@ Result<Millis> parse_duration(std::string_view text) {
   // `ms` is set whenever the amount could be computed, so a suggestion that
   // would itself be too long ("100000 days") is reported as too long.
   if (verdict.kind == Verdict::Kind::kTooLarge || ms > kMaxDurationMs) {
-    return fail(fmt::format("{} is too long (the longest allowed is 36500d)", detail::quote_value(text)));
+    return fail(
+        fmt::format("{} is too long (the longest allowed is 36500d)", detail::quote_value(text)));
   }
   if (verdict.kind == Verdict::Kind::kRejected) {
     return fail(fmt::format("{} is not a duration {}", detail::quote_value(text), verdict.hint));
@@ -198,7 +201,8 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   std::uint64_t bytes = 0;
   const Verdict verdict = judge(text, UnitFamily<6>{kSizeUnits, "KiB, MiB, GiB, TiB", ""}, bytes);
   if (verdict.kind == Verdict::Kind::kTooLarge) {
-    return fail(fmt::format("{} is too large (it does not fit in 64 bits)", detail::quote_value(text)));
+    return fail(
+        fmt::format("{} is too large (it does not fit in 64 bits)", detail::quote_value(text)));
   }
   if (verdict.kind == Verdict::Kind::kRejected) {
     return fail(fmt::format("{} is not a size {}", detail::quote_value(text), verdict.hint));

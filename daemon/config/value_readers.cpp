@@ -24,8 +24,10 @@ void wrong_shape(Diagnostics& diag, const Entry& entry, std::string_view what) {
 
 // The spellings YAML 1.1 gives booleans; YAML 1.2 keeps only true/false, but
 // configurations written for older tools use the others.
-constexpr std::string_view kTrueWords[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-constexpr std::string_view kFalseWords[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+constexpr std::string_view kTrueWords[] = {"true", "True", "TRUE", "yes", "Yes",
+                                           "YES",  "on",   "On",   "ON"};
+constexpr std::string_view kFalseWords[] = {"false", "False", "FALSE", "no", "No",
+                                            "NO",    "off",   "Off",   "OFF"};
 
 bool in(std::span<const std::string_view> words, std::string_view text) {
   return std::find(words.begin(), words.end(), text) != words.end();
@@ -33,7 +35,8 @@ bool in(std::span<const std::string_view> words, std::string_view text) {
 
 }  // namespace
 
-std::optional<std::string> read_string(Diagnostics& diag, const Entry& entry, std::string_view what) {
+std::optional<std::string> read_string(Diagnostics& diag, const Entry& entry,
+                                       std::string_view what) {
   if (!entry.value.IsScalar()) {
     wrong_shape(diag, entry, what);
     return std::nullopt;

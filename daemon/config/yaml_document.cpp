@@ -19,11 +19,13 @@ class DocumentStarts final : public YAML::EventHandler {
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {}
   void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
   void OnMapEnd() override {}
 
  private:
@@ -42,8 +44,9 @@ bool check_documents(Diagnostics& diag, std::string_view yaml) {
     if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
       const YAML::Mark& stuck = starts.back();
       const auto offset = static_cast<std::size_t>(stuck.pos);
-      diag.error(stuck, "", fmt::format("invalid YAML: unexpected {}",
-                                        quote_value(yaml.substr(std::min(offset, yaml.size()), 1))));
+      diag.error(stuck, "",
+                 fmt::format("invalid YAML: unexpected {}",
+                             quote_value(yaml.substr(std::min(offset, yaml.size()), 1))));
       return false;
     }
   }
@@ -66,11 +69,13 @@ std::optional<YAML::Node> load_document(Diagnostics& diag, std::string_view yaml
     return std::nullopt;
   }
   if (root.IsNull()) {
-    diag.error(YAML::Mark::null_mark(), "", "the file is empty (it needs at least an inboxes list)");
+    diag.error(YAML::Mark::null_mark(), "",
+               "the file is empty (it needs at least an inboxes list)");
     return std::nullopt;
   }
   if (!root.IsMap()) {
-    diag.error(root.Mark(), "", fmt::format("expected a mapping of keys at the top level, got {}", describe(root)));
+    diag.error(root.Mark(), "",
+               fmt::format("expected a mapping of keys at the top level, got {}", describe(root)));
     return std::nullopt;
   }
   return root;

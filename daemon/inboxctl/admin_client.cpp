@@ -16,17 +16,12 @@ namespace inboxd::inboxctl {
 
 std::string explain_connect_error(int err) {
   switch (err) {
-    case ENOENT:
-      return "the socket does not exist (is inboxd running? is --socket right?)";
-    case ECONNREFUSED:
-      return "connection refused (nobody listens there: inboxd is not running)";
+    case ENOENT: return "the socket does not exist (is inboxd running? is --socket right?)";
+    case ECONNREFUSED: return "connection refused (nobody listens there: inboxd is not running)";
     case EACCES:
-    case EPERM:
-      return "permission denied (you need access to the socket: its group and mode)";
-    case ENOTDIR:
-      return "a component of the socket path is not a directory";
-    default:
-      return {};
+    case EPERM: return "permission denied (you need access to the socket: its group and mode)";
+    case ENOTDIR: return "a component of the socket path is not a directory";
+    default: return {};
   }
 }
 

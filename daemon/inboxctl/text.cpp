@@ -1,7 +1,7 @@
 #include "daemon/inboxctl/text.hpp"
 
-#include <charconv>
 #include <unistd.h>
+#include <charconv>
 
 #include <cstdlib>
 #include <ctime>
@@ -22,29 +22,14 @@ std::string Style::paint(std::string_view text, Colour colour) const {
   if (!colour_ || colour == Colour::kNone) return std::string(text);
   const char* code = "";
   switch (colour) {
-    case Colour::kRed:
-      code = "31";
-      break;
-    case Colour::kGreen:
-      code = "32";
-      break;
-    case Colour::kYellow:
-      code = "33";
-      break;
-    case Colour::kBlue:
-      code = "34";
-      break;
-    case Colour::kCyan:
-      code = "36";
-      break;
-    case Colour::kDim:
-      code = "2";
-      break;
-    case Colour::kBold:
-      code = "1";
-      break;
-    case Colour::kNone:
-      break;
+    case Colour::kRed: code = "31"; break;
+    case Colour::kGreen: code = "32"; break;
+    case Colour::kYellow: code = "33"; break;
+    case Colour::kBlue: code = "34"; break;
+    case Colour::kCyan: code = "36"; break;
+    case Colour::kDim: code = "2"; break;
+    case Colour::kBold: code = "1"; break;
+    case Colour::kNone: break;
   }
   return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
 }

@@ -146,7 +146,9 @@ Result<void> create_v1(sqlite::Database& db) {
   return (*stmt)->run();
 }
 
-Result<void> leave_done_jobs_out_of_state_indexes(sqlite::Database& db) { return db.exec(kSchemaV2); }
+Result<void> leave_done_jobs_out_of_state_indexes(sqlite::Database& db) {
+  return db.exec(kSchemaV2);
+}
 
 Result<void> leave_waiting_jobs_out_of_state_indexes(sqlite::Database& db) {
   return db.exec(kSchemaV3);

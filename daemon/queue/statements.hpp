@@ -107,7 +107,8 @@ inline constexpr const char* kJob =
     "SELECT " INBOXD_QUEUE_JOB_COLUMNS " FROM jobs WHERE id = ?1 AND state <> 'claiming'";
 
 inline constexpr const char* kJobsBetween =
-    "SELECT " INBOXD_QUEUE_JOB_COLUMNS " FROM jobs WHERE id >= ?1 AND id < ?2 AND state <> 'claiming'";
+    "SELECT " INBOXD_QUEUE_JOB_COLUMNS
+    " FROM jobs WHERE id >= ?1 AND id < ?2 AND state <> 'claiming'";
 
 inline constexpr const char* kAttempts =
     "SELECT " INBOXD_QUEUE_ATTEMPT_COLUMNS " FROM attempts WHERE job_id = ?1 ORDER BY attempt";

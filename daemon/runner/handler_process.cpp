@@ -53,7 +53,9 @@ void guarded(const char* where, F&& body) noexcept {
   inboxd::guarded(logger(), where, std::forward<F>(body));
 }
 
-std::uint64_t timer_ms(Millis d) { return static_cast<std::uint64_t>(std::max<Millis::rep>(d.count(), 0)); }
+std::uint64_t timer_ms(Millis d) {
+  return static_cast<std::uint64_t>(std::max<Millis::rep>(d.count(), 0));
+}
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -133,11 +135,15 @@ Result<pid_t> launch(const HandlerSpec& spec, int stdout_fd, int stderr_fd) {
 // without a pidfd, pauses a millisecond.
 void wait_exit(int pidfd, Millis limit) {
   if (pidfd < 0) {
-    struct timespec pause {0, 1000 * 1000};
+    struct timespec pause {
+      0, 1000 * 1000
+    };
     ::nanosleep(&pause, nullptr);
     return;
   }
-  struct pollfd watch {pidfd, POLLIN, 0};
+  struct pollfd watch {
+    pidfd, POLLIN, 0
+  };
   ::poll(&watch, 1, static_cast<int>(std::clamp<Millis::rep>(limit.count(), 1, kReapWait.count())));
 }
 
@@ -194,7 +200,8 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
 // Invariant: SIGKILL is the last signal; nothing is signalled after kill_sent_.
 class Runner::Process {
  public:
-  Process(Runner& owner, RunId id, const HandlerSpec& spec, std::function<void(HandlerResult)> on_done);
+  Process(Runner& owner, RunId id, const HandlerSpec& spec,
+          std::function<void(HandlerResult)> on_done);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -228,7 +235,7 @@ class Runner::Process {
   Millis timeout_;
   Millis kill_grace_;
   std::function<void(HandlerResult)> on_done_;
-  UvHandle<ExitWatch> exit_watch_;       // open from spawn until the leader is reaped
+  UvHandle<ExitWatch> exit_watch_;  // open from spawn until the leader is reaped
   UvHandle<uv_pipe_t> stdout_pipe_;
   UvHandle<uv_pipe_t> stderr_pipe_;
   UvHandle<uv_timer_t> deadline_timer_;  // the timeout, then the SIGKILL deadline
@@ -277,8 +284,8 @@ Result<void> Runner::Process::init_handles() {
   if (rc == 0) rc = uv_timer_init(loop, deadline_timer_.get());
   if (rc == 0) rc = uv_timer_init(loop, group_timer_.get());
   if (rc != 0) return fail(fmt::format("uv handle init: {}", uv_strerror(rc)), rc);
-  for (uv_handle_t* h : {stdout_pipe_.base(), stderr_pipe_.base(), deadline_timer_.base(),
-                         group_timer_.base()}) {
+  for (uv_handle_t* h :
+       {stdout_pipe_.base(), stderr_pipe_.base(), deadline_timer_.base(), group_timer_.base()}) {
     h->data = this;
   }
   return {};
@@ -318,7 +325,8 @@ Result<void> Runner::Process::watch_exit() {
       guarded("exit", [h] { static_cast<Process*>(h->data)->on_exit_readable(); });
     });
   }
-  if (rc != 0) return fail(fmt::format("uv_poll_start pidfd pid={}: {}", pid_, uv_strerror(rc)), rc);
+  if (rc != 0)
+    return fail(fmt::format("uv_poll_start pidfd pid={}: {}", pid_, uv_strerror(rc)), rc);
   return {};
 }
 
@@ -335,7 +343,9 @@ Result<void> Runner::Process::open_output(UvHandle<uv_pipe_t>& pipe, UniqueFd re
 void Runner::Process::arm_deadline(Millis delay) {
   uv_timer_start(
       deadline_timer_.get(),
-      [](uv_timer_t* t) { guarded("deadline", [t] { static_cast<Process*>(t->data)->on_deadline(); }); },
+      [](uv_timer_t* t) {
+        guarded("deadline", [t] { static_cast<Process*>(t->data)->on_deadline(); });
+      },
       timer_ms(delay), 0);
 }
 
@@ -364,7 +374,8 @@ void Runner::Process::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   if (nread == 0) return;  // EAGAIN
   if (nread != UV_EOF) {
     logger().debug("handler output read failed {} stream={} error={}", fields(),
-                   is_stdout ? "stdout" : "stderr", log::quote(uv_strerror(static_cast<int>(nread))));
+                   is_stdout ? "stdout" : "stderr",
+                   log::quote(uv_strerror(static_cast<int>(nread))));
   }
   (is_stdout ? stdout_pipe_ : stderr_pipe_).close();
 }
@@ -461,7 +472,9 @@ void Runner::Process::terminate(Millis grace) {
   if (exited_ && uv_is_active(group_timer_.base()) == 0) {
     uv_timer_start(
         group_timer_.get(),
-        [](uv_timer_t* t) { guarded("group", [t] { static_cast<Process*>(t->data)->on_group_check(); }); },
+        [](uv_timer_t* t) {
+          guarded("group", [t] { static_cast<Process*>(t->data)->on_group_check(); });
+        },
         kGroupCheckMs, kGroupCheckMs);
   }
 }
@@ -525,9 +538,12 @@ Runner::Runner(uv_loop_t* loop) : loop_(loop), read_buffer_(kReadBufferSize) {
   if (const auto& support = pidfd_support(); !support) {
     logger().warn("handler exits watched through SIGCHLD error={}",
                   log::quote(support.error().message));
-    uv_signal_start(sigchld_.get(), [](uv_signal_t* h, int) {
-      guarded("sigchld", [h] { static_cast<Runner*>(h->data)->on_child_exit(); });
-    }, SIGCHLD);
+    uv_signal_start(
+        sigchld_.get(),
+        [](uv_signal_t* h, int) {
+          guarded("sigchld", [h] { static_cast<Runner*>(h->data)->on_child_exit(); });
+        },
+        SIGCHLD);
     // Only handlers keep the loop alive, not the wait for them.
     uv_unref(sigchld_.base());
   }

@@ -60,22 +60,22 @@
 namespace inboxd::runner {
 
 struct HandlerSpec {
-  std::vector<std::string> argv;      // argv[0] is an absolute path
-  std::vector<std::string> env;       // "KEY=value", the complete environment
-  std::filesystem::path cwd;          // must exist; empty = the daemon's own cwd
-  Millis timeout{0};                  // 0 = none
+  std::vector<std::string> argv;  // argv[0] is an absolute path
+  std::vector<std::string> env;   // "KEY=value", the complete environment
+  std::filesystem::path cwd;      // must exist; empty = the daemon's own cwd
+  Millis timeout{0};              // 0 = none
   Millis kill_grace{10000};
   std::size_t tail_bytes = 64 * 1024;
 };
 
 struct HandlerResult {
-  std::optional<int> exit_code;       // nullopt when killed by a signal
-  std::optional<int> signal;          // signal number that ended it
+  std::optional<int> exit_code;  // nullopt when killed by a signal
+  std::optional<int> signal;     // signal number that ended it
   bool timed_out = false;
-  bool stopped = false;               // stop() came before the handler exited (cancel or shutdown)
+  bool stopped = false;  // stop() came before the handler exited (cancel or shutdown)
   std::string stdout_tail;
   std::string stderr_tail;
-  Millis duration{0};                 // monotonic, from spawn until the handler itself exited
+  Millis duration{0};  // monotonic, from spawn until the handler itself exited
   pid_t pid = 0;
 };
 

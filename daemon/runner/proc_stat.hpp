@@ -16,11 +16,11 @@
 namespace inboxd::runner {
 
 struct ProcStat {
-  char state = '?';             // field 3: R, S, D, Z, ...
-  pid_t ppid = 0;               // field 4
-  pid_t pgrp = 0;               // field 5
-  pid_t session = 0;            // field 6
-  std::uint64_t start_time = 0; // field 22, clock ticks after boot
+  char state = '?';              // field 3: R, S, D, Z, ...
+  pid_t ppid = 0;                // field 4
+  pid_t pgrp = 0;                // field 5
+  pid_t session = 0;             // field 6
+  std::uint64_t start_time = 0;  // field 22, clock ticks after boot
 };
 
 // Parses one /proc/<pid>/stat line; nullopt when it is malformed.

@@ -98,11 +98,12 @@ INBOXD_CHILD_CODE int child_main(void* arg) {
   }
   if (!close_from_3(args->fd_limit)) return child_failed(args, "close_range");
   std::uint64_t none = 0;
-  if (raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, kKernelSigsetSize) < 0) {
+  if (raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, kKernelSigsetSize) <
+      0) {
     return child_failed(args, "sigprocmask");
   }
-  (void)raw(SYS_execve, reinterpret_cast<long>(request.argv[0]), reinterpret_cast<long>(request.argv),
-            reinterpret_cast<long>(request.envp));
+  (void)raw(SYS_execve, reinterpret_cast<long>(request.argv[0]),
+            reinterpret_cast<long>(request.argv), reinterpret_cast<long>(request.envp));
   return child_failed(args, "execve");
 }
 

@@ -14,7 +14,8 @@ AdminClient::AdminClient(const DaemonFixture& d, std::chrono::milliseconds limit
   const std::string path = (d.root() / "state/inboxd.sock").string();
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
-  timeval timeout{static_cast<time_t>(micros / 1'000'000), static_cast<suseconds_t>(micros % 1'000'000)};
+  timeval timeout{static_cast<time_t>(micros / 1'000'000),
+                  static_cast<suseconds_t>(micros % 1'000'000)};
   ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;

@@ -18,7 +18,8 @@ namespace inboxd::testing {
 
 class AdminClient {
  public:
-  explicit AdminClient(const DaemonFixture& d, std::chrono::milliseconds limit = std::chrono::seconds(10));
+  explicit AdminClient(const DaemonFixture& d,
+                       std::chrono::milliseconds limit = std::chrono::seconds(10));
   bool connected() const { return connected_; }
 
   // Writes every byte, or stops once the daemon closed its end (it stops

@@ -76,8 +76,8 @@ void DaemonFixture::configure_inboxes(const std::vector<std::string>& command,
   std::ostringstream yaml;
   yaml << kDaemonKeys;
   for (const auto& inbox : inboxes) {
-    write_inbox(yaml, inbox.name, "\"" + inbox.path.string() + "\"", command, records(), inbox.extra,
-                env);
+    write_inbox(yaml, inbox.name, "\"" + inbox.path.string() + "\"", command, records(),
+                inbox.extra, env);
   }
   std::ofstream(config_file()) << yaml.str();
 }
@@ -86,8 +86,10 @@ void DaemonFixture::start() {
   auto log_file = root_ / "inboxd.log";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
   std::string binary = std::string(INBOXD_BIN_DIR) + "/inboxd";
   std::string config = config_file().string();
   std::vector<std::string> words = launcher_;

@@ -39,9 +39,10 @@ class DaemonFixture {
     std::string extra;
   };
   // Like configure(), with several inboxes that all run `command`.
-  void configure_inboxes(const std::vector<std::string>& command, const std::vector<InboxSpec>& inboxes,
+  void configure_inboxes(const std::vector<std::string>& command,
+                         const std::vector<InboxSpec>& inboxes,
                          const std::map<std::string, std::string>& env = {});
-  void start();                  // starts inboxd and waits until it is ready
+  void start();  // starts inboxd and waits until it is ready
   // From the next start() on, runs `launcher` with inboxd's command line
   // appended (e.g. unshare ... sh -c '...; exec "$0" "$@"'); the launcher
   // must exec inboxd, so that pid() stays the daemon's.
@@ -53,9 +54,9 @@ class DaemonFixture {
   // Runs inboxd with `args` to its end (e.g. --check, or a start that must
   // fail); returns its exit status and appends its output to *output.
   int run_inboxd(const std::vector<std::string>& args, std::string* output) const;
-  void reload();                 // SIGHUP
-  int stop();                    // SIGTERM; returns the exit status
-  void kill_hard();              // SIGKILL, as a crash would
+  void reload();     // SIGHUP
+  int stop();        // SIGTERM; returns the exit status
+  void kill_hard();  // SIGKILL, as a crash would
   // The daemon's exit status (128 + signal when killed) once it has ended by
   // itself; nullopt while it runs.
   std::optional<int> exited();
@@ -63,7 +64,7 @@ class DaemonFixture {
   pid_t pid() const { return pid_; }
 
   void drop(const std::string& name, const std::string& content);  // write + close
-  void block_handlers();         // record-handler waits while the block file exists
+  void block_handlers();  // record-handler waits while the block file exists
   void unblock_handlers();
   void write_config(const std::string& yaml);  // replaces the configuration file
   fs::path inbox() const { return root_ / "in"; }
@@ -72,7 +73,7 @@ class DaemonFixture {
   fs::path records() const { return root_ / "records"; }
   fs::path root() const { return root_; }
   fs::path config_file() const { return root_ / "inboxd.yaml"; }
-  std::string log() const;       // what inboxd wrote to stderr so far
+  std::string log() const;  // what inboxd wrote to stderr so far
 
   // Regular files directly in a folder, by name (bytes).
   static std::vector<std::string> files_in(const fs::path& dir);

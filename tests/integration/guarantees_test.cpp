@@ -18,7 +18,6 @@ namespace {
 
 std::string record_handler() { return DaemonFixture::fixture("record-handler"); }
 
-
 bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
 pid_t recorded_pid(const DaemonFixture& d, const std::string& job_attempt) {
@@ -139,7 +138,8 @@ TEST_CASE("a reload adds an inbox without disturbing a running job", "[guarantee
   std::ofstream(d.root() / "in2" / "new.txt") << "N";
   REQUIRE(d.wait_until([&] { return fs::exists(d.root() / "in2" / "done" / "new.txt"); }));
   d.unblock_handlers();
-  REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"slow.txt"}; }));
+  REQUIRE(
+      d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"slow.txt"}; }));
   CHECK(DaemonFixture::files_in(d.records()).size() >= 1);
   CHECK_FALSE(fs::exists(d.records() / "1.2.args"));  // not restarted
 }
@@ -164,7 +164,8 @@ TEST_CASE("a file over max_file_size fails at once without running the handler",
   d.start();
   d.drop("big.bin", std::string(11, 'x'));
   d.drop("small.bin", std::string(10, 'x'));
-  REQUIRE(d.wait_until([&] { return d.files_in(d.failed()).size() == 2 && d.files_in(d.done()).size() == 1; }));
+  REQUIRE(d.wait_until(
+      [&] { return d.files_in(d.failed()).size() == 2 && d.files_in(d.done()).size() == 1; }));
   auto report = DaemonFixture::read_file(d.failed() / "big.bin.error.txt");
   CHECK(report.find("too large (11 bytes, limit 10)") != std::string::npos);
   CHECK(report.find("The handler was not run.") != std::string::npos);
@@ -182,7 +183,8 @@ TEST_CASE("an inbox whose folder is missing waits for it without being created",
   CHECK_FALSE(fs::exists(d.inbox()));
   fs::create_directories(d.inbox());
   d.drop("late.txt", "L");
-  REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"late.txt"}; }));
+  REQUIRE(
+      d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"late.txt"}; }));
 }
 
 TEST_CASE("a second instance on the same state directory exits 75", "[guarantees][startup]") {
@@ -196,7 +198,9 @@ TEST_CASE("a second instance on the same state directory exits 75", "[guarantees
 
 TEST_CASE("a bad configuration exits 78 naming file, line and column", "[guarantees][startup]") {
   DaemonFixture d;
-  d.write_config("inboxes:\n  - name: in\n    path: in\n    command: [\"/bin/true\"]\n    timeout: \"5 minutes\"\n");
+  d.write_config(
+      "inboxes:\n  - name: in\n    path: in\n    command: [\"/bin/true\"]\n    timeout: \"5 "
+      "minutes\"\n");
   std::string output;
   CHECK(d.run_inboxd({"--check", "--config", d.config_file().string()}, &output) == 78);
   CHECK(output.find("inboxd.yaml:5:5: inboxes[0].timeout:") != std::string::npos);

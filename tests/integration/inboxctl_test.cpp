@@ -295,7 +295,8 @@ TEST_CASE("inboxctl retry right after a failure either runs the job again or ans
           "") {
   DaemonFixture d;
   auto marker = (d.records() / "ok").string();
-  d.configure({"/bin/sh", "-c", "test -e " + marker}, "settle: 0\nretries: 0\nerror_threshold: off");
+  d.configure({"/bin/sh", "-c", "test -e " + marker},
+              "settle: 0\nretries: 0\nerror_threshold: off");
   d.start();
   constexpr int kJobs = 8;
   for (int id = 1; id <= kJobs; ++id) {
@@ -310,7 +311,8 @@ TEST_CASE("inboxctl retry right after a failure either runs the job again or ans
     } else {
       CHECK(run.exit_code == 1);
       CHECK(contains(run.err, "conflict"));
-      CHECK(d.wait_until([&] { return fs::exists(d.failed() / ("f" + std::to_string(id) + ".pdf")); }));
+      CHECK(d.wait_until(
+          [&] { return fs::exists(d.failed() / ("f" + std::to_string(id) + ".pdf")); }));
     }
   }
 }
@@ -348,8 +350,7 @@ TEST_CASE("inboxctl pause holds new files queued until resume", "") {
   CHECK(contains(d.log(), "admin command=pause inbox=in uid=0"));
 }
 
-TEST_CASE("inboxctl reload of a broken configuration exits 1 with invalid_config",
-          "") {
+TEST_CASE("inboxctl reload of a broken configuration exits 1 with invalid_config", "") {
   DaemonFixture d;
   d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
   d.start();
@@ -395,7 +396,8 @@ namespace {
 // One connection to the daemon's socket, speaking raw protocol lines.
 class RawClient {
  public:
-  explicit RawClient(const std::string& path) : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  explicit RawClient(const std::string& path)
+      : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
@@ -408,7 +410,8 @@ class RawClient {
   // did not answer within 10 s).
   std::string ask(const std::string& line) {
     std::string out = line + "\n";
-    if (::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+    if (::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(out.size())) {
       return "";
     }
     std::string reply;
@@ -515,12 +518,14 @@ TEST_CASE("cancel of a running job stops its whole handler group and fails the f
   CHECK(contains(DaemonFixture::read_file(d.failed() / "stuck.pdf.error.txt"), "canceled"));
 }
 
-TEST_CASE("metrics_file is written when the daemon is ready and holds the final counts after a stop",
-          "") {
+TEST_CASE(
+    "metrics_file is written when the daemon is ready and holds the final counts after a stop",
+    "") {
   DaemonFixture d;
   d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
   auto metrics = d.root() / "inboxd.prom";
-  d.write_config("metrics_file: " + metrics.string() + "\n" + DaemonFixture::read_file(d.config_file()));
+  d.write_config("metrics_file: " + metrics.string() + "\n" +
+                 DaemonFixture::read_file(d.config_file()));
   d.start();
   REQUIRE(fs::exists(metrics));
   CHECK(contains(DaemonFixture::read_file(metrics), "inboxd_inbox_up{inbox=\"in\"} 1"));

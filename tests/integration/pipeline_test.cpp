@@ -56,7 +56,8 @@ TEST_CASE("a dropped file is handled once and lands in done", "[pipeline]") {
   d.configure({record_handler(), "{path}"}, "settle: 200ms");
   d.start();
   d.drop("report.pdf", "hello");
-  REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"report.pdf"}; }));
+  REQUIRE(
+      d.wait_until([&] { return d.files_in(d.done()) == std::vector<std::string>{"report.pdf"}; }));
   CHECK(DaemonFixture::read_file(d.done() / "report.pdf") == "hello");
   auto calls = records_with(d.records(), ".args");
   REQUIRE(calls.size() == 1);
@@ -132,10 +133,16 @@ TEST_CASE("failures are retried and end in failed with a readable report", "[pip
 TEST_CASE("hostile file names reach the handler byte-exactly as one argument", "[pipeline]") {
   DaemonFixture d;
   d.configure({record_handler(), "{name}", "--", "{rel}"}, "settle: 0");
-  const std::vector<std::string> names = {
-      "with space.txt", "quote\"s and 'single'.txt", "new\nline.txt", "-rf", "--help",
-      "$(touch INJECTED)", "semi;colon", "tab\there", std::string("bad\xff\xfe utf8"),
-      std::string(255, 'n')};
+  const std::vector<std::string> names = {"with space.txt",
+                                          "quote\"s and 'single'.txt",
+                                          "new\nline.txt",
+                                          "-rf",
+                                          "--help",
+                                          "$(touch INJECTED)",
+                                          "semi;colon",
+                                          "tab\there",
+                                          std::string("bad\xff\xfe utf8"),
+                                          std::string(255, 'n')};
   for (const auto& name : names) d.drop(name, name);
   d.start();
   REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == names.size(); }));
@@ -170,9 +177,13 @@ TEST_CASE("the handler sees only fds 0-2, its work dir and the documented enviro
     keys.insert(entry.substr(0, entry.find('=')));
     start = end + 1;
   }
-  std::set<std::string> allowed = {"PATH", "HOME", "LANG", "TZ", "INBOXD_JOB", "INBOXD_INBOX",
-                                   "INBOXD_ATTEMPT", "INBOXD_FILE", "INBOXD_NAME",
-                                   "INBOXD_WORK_DIR", "RECORD_DIR", "PWD", "SHLVL", "_"};
+  std::set<std::string> allowed = {"PATH",           "HOME",
+                                   "LANG",           "TZ",
+                                   "INBOXD_JOB",     "INBOXD_INBOX",
+                                   "INBOXD_ATTEMPT", "INBOXD_FILE",
+                                   "INBOXD_NAME",    "INBOXD_WORK_DIR",
+                                   "RECORD_DIR",     "PWD",
+                                   "SHLVL",          "_"};
   for (const auto& key : keys) CHECK(allowed.count(key) == 1);
   CHECK(keys.count("INBOXD_JOB") == 1);
   auto cwd = DaemonFixture::read_file(d.records() / "1.1.cwd");
@@ -183,9 +194,10 @@ TEST_CASE("every attempt starts in an empty work folder, also after a crash left
           "[pipeline]") {
   DaemonFixture d;
   // Lists its folder, then leaves a file and a folder with a file behind.
-  d.configure({"/bin/sh", "-c",
-               "ls -A > \\\"$RECORD_DIR/$INBOXD_JOB.ls\\\"; touch junk; mkdir sub; touch sub/x", "sh"},
-              "settle: 0");
+  d.configure(
+      {"/bin/sh", "-c",
+       "ls -A > \\\"$RECORD_DIR/$INBOXD_JOB.ls\\\"; touch junk; mkdir sub; touch sub/x", "sh"},
+      "settle: 0");
   // What a daemon killed during a handler leaves in the first slot.
   auto slot = d.root() / "state" / "work" / "in" / "0";
   fs::create_directories(slot / "old");
@@ -193,7 +205,8 @@ TEST_CASE("every attempt starts in an empty work folder, also after a crash left
   d.start();
   for (int i = 0; i < 3; ++i) {
     d.drop("f" + std::to_string(i) + ".txt", "x");
-    REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == static_cast<std::size_t>(i + 1); }));
+    REQUIRE(d.wait_until(
+        [&] { return d.files_in(d.done()).size() == static_cast<std::size_t>(i + 1); }));
   }
   for (int job = 1; job <= 3; ++job) {
     INFO("job " << job);
@@ -206,7 +219,8 @@ TEST_CASE("a 2000-file burst is handled exactly once each", "[pipeline][burst]")
   DaemonFixture d;
   // One small process per file: each call appends its argument and a NUL to
   // one log (O_APPEND writes this small never interleave).
-  d.configure({"/bin/sh", "-c", "printf '%s\\\\0' \\\"$1\\\" >> \\\"$RECORD_DIR/burst.log\\\"", "sh", "{name}"},
+  d.configure({"/bin/sh", "-c", "printf '%s\\\\0' \\\"$1\\\" >> \\\"$RECORD_DIR/burst.log\\\"",
+               "sh", "{name}"},
               "settle: 0\nconcurrency: 4");
   d.start();
   constexpr int kFiles = 2000;

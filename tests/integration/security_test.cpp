@@ -196,17 +196,26 @@ json job(const DaemonFixture& d, int id) {
 
 // --- File names -------------------------------------------------------------
 
-TEST_CASE("hostile file names arrive as one byte-exact argument, run nothing and land in done "
-          "under their exact name",
-          "[security][names]") {
+TEST_CASE(
+    "hostile file names arrive as one byte-exact argument, run nothing and land in done "
+    "under their exact name",
+    "[security][names]") {
   DaemonFixture d;
   // "cd;touch X" would create X in HOME: point it where the test can look.
   fs::create_directories(d.root() / "home");
   d.set_daemon_env("HOME", (d.root() / "home").string());
   d.configure({record_handler(), "{name}", "{path}"}, "settle: 0");
-  const std::vector<std::string> names = {
-      "-rf", "--help", "$(touch X)", "$(cd;touch X)", "`touch X`", "a;b", "\"quoted'",
-      "new\nline", "tab\there", std::string("not utf-8 \xff"), std::string(255, 'n')};
+  const std::vector<std::string> names = {"-rf",
+                                          "--help",
+                                          "$(touch X)",
+                                          "$(cd;touch X)",
+                                          "`touch X`",
+                                          "a;b",
+                                          "\"quoted'",
+                                          "new\nline",
+                                          "tab\there",
+                                          std::string("not utf-8 \xff"),
+                                          std::string(255, 'n')};
   d.start();
   for (const auto& name : names) d.drop(name, name);
   REQUIRE(d.wait_until([&] { return d.files_in(d.done()) == sorted(names); }));
@@ -252,7 +261,7 @@ TEST_CASE("a symlink to a secret outside the inbox is never handed over and stay
   d.configure({record_handler(), "{path}"}, "settle: 0\nrecursive: true\nrescan_interval: 200ms");
   fs::create_symlink(secret.path, d.inbox() / "early.txt");  // found by the start-up scan
   d.start();
-  fs::create_symlink(secret.path, d.inbox() / "late.txt");   // seen through inotify
+  fs::create_symlink(secret.path, d.inbox() / "late.txt");  // seen through inotify
   fs::create_directory_symlink(d.root() / "outside", d.inbox() / "folder");
   d.drop("plain.txt", "plain");
   REQUIRE(done_holds(d, {"plain.txt"}));
@@ -286,9 +295,10 @@ TEST_CASE("a file swapped for a symlink, a FIFO or a folder while it settles is 
 // file with a symlink: the claim's rename moves whatever is at the name at
 // that moment, so the swap often lands between the daemon's last check and
 // the rename. What was spooled must be checked again before a handler runs.
-TEST_CASE("a file swapped for a symlink between its last check and its claim never delivers the "
-          "target's content",
-          "[security][links]") {
+TEST_CASE(
+    "a file swapped for a symlink between its last check and its claim never delivers the "
+    "target's content",
+    "[security][links]") {
   DaemonFixture d;
   Secret secret(d);
   d.configure({record_handler(), "{path}"},
@@ -343,9 +353,10 @@ TEST_CASE("a done folder swapped for a symlink leads no processed file out of th
   CHECK(fs::is_empty(elsewhere));
 }
 
-TEST_CASE("a hard-linked file is processed like any other and its second link outside the inbox "
-          "is untouched",
-          "[security][links]") {
+TEST_CASE(
+    "a hard-linked file is processed like any other and its second link outside the inbox "
+    "is untouched",
+    "[security][links]") {
   DaemonFixture d;
   d.configure({record_handler(), "{path}"}, "settle: 0");
   const fs::path outside = d.root() / "outside.txt";
@@ -383,9 +394,10 @@ TEST_CASE("a FIFO in the inbox, even one a writer holds open, blocks neither fil
   CHECK(fs::is_fifo(d.inbox() / "held.fifo"));
 }
 
-TEST_CASE("a 20 GiB sparse file is handed over and moved to done without the daemon's memory "
-          "growing",
-          "[security][huge]") {
+TEST_CASE(
+    "a 20 GiB sparse file is handed over and moved to done without the daemon's memory "
+    "growing",
+    "[security][huge]") {
   DaemonFixture d;
   d.configure({DaemonFixture::fixture("size-handler"), "{path}"}, "settle: 0");
   d.start();
@@ -417,14 +429,16 @@ TEST_CASE("max_file_size fails a 20 GiB sparse file at once as too large, withou
 
 // --- What a handler gets ----------------------------------------------------
 
-TEST_CASE("a handler sees only fds 0-2 and exactly the documented environment, none of the "
-          "daemon's own",
-          "[security][handler]") {
+TEST_CASE(
+    "a handler sees only fds 0-2 and exactly the documented environment, none of the "
+    "daemon's own",
+    "[security][handler]") {
   DaemonFixture d;
   d.configure({record_handler(), "{path}"}, "settle: 0", {{"FROM_INBOX", "yes"}});
-  const std::map<std::string, std::string> passed = {
-      {"PATH", "/usr/bin:/bin"}, {"HOME", d.root().string()}, {"LANG", "C.UTF-8"},
-      {"TZ", "Europe/Berlin"}};
+  const std::map<std::string, std::string> passed = {{"PATH", "/usr/bin:/bin"},
+                                                     {"HOME", d.root().string()},
+                                                     {"LANG", "C.UTF-8"},
+                                                     {"TZ", "Europe/Berlin"}};
   for (const auto& [key, value] : passed) d.set_daemon_env(key, value);
   d.set_daemon_env("SECRET_TOKEN", "hunter2");
   d.set_daemon_env("LC_ALL", "C");
@@ -443,10 +457,14 @@ TEST_CASE("a handler sees only fds 0-2 and exactly the documented environment, n
   CHECK(env["PWD"] + "\n" == cwd);  // /bin/sh sets PWD itself
   env.erase("PWD");
   auto expected = passed;
-  expected.insert({{"INBOXD_JOB", "1"}, {"INBOXD_INBOX", "in"}, {"INBOXD_ATTEMPT", "1"},
-                   {"INBOXD_FILE", env["INBOXD_FILE"]}, {"INBOXD_NAME", "env.txt"},
+  expected.insert({{"INBOXD_JOB", "1"},
+                   {"INBOXD_INBOX", "in"},
+                   {"INBOXD_ATTEMPT", "1"},
+                   {"INBOXD_FILE", env["INBOXD_FILE"]},
+                   {"INBOXD_NAME", "env.txt"},
                    {"INBOXD_WORK_DIR", cwd.substr(0, cwd.size() - 1)},
-                   {"RECORD_DIR", d.records().string()}, {"FROM_INBOX", "yes"}});
+                   {"RECORD_DIR", d.records().string()},
+                   {"FROM_INBOX", "yes"}});
   CHECK(as_lines(env) == as_lines(expected));
   CHECK(env["INBOXD_FILE"].ends_with("/env.txt"));
 }
@@ -463,16 +481,17 @@ TEST_CASE("50 MiB of binary handler output leave a 64 KiB tail and valid JSON",
   auto attempt = job(d, 1)["history"][0];  // the reply parsed: replacement characters, valid JSON
   CHECK(attempt["exit_code"] == 0);
   const std::string tail = attempt["stdout_tail"];
-  CHECK(tail.size() >= 64 * 1024);          // bytes that are not UTF-8 grew to U+FFFD
+  CHECK(tail.size() >= 64 * 1024);  // bytes that are not UTF-8 grew to U+FFFD
   CHECK(tail.size() <= 3 * 64 * 1024);
   CHECK(proc_status_kib(d.pid(), "VmHWM") - hwm_before < 64 * 1024);
 }
 
 // --- Floods -----------------------------------------------------------------
 
-TEST_CASE("a flood of 2000 files into an inbox with max_queue 100 all end in done, the queue "
-          "never above 100",
-          "[security][flood]") {
+TEST_CASE(
+    "a flood of 2000 files into an inbox with max_queue 100 all end in done, the queue "
+    "never above 100",
+    "[security][flood]") {
   constexpr int kFiles = 2000;
   DaemonFixture d;
   d.configure({"/bin/true"}, "settle: 0\nmax_queue: 100\npoll_interval: 200ms\nconcurrency: 8");
@@ -482,12 +501,14 @@ TEST_CASE("a flood of 2000 files into an inbox with max_queue 100 all end in don
   for (int i = 0; i < kFiles; ++i) d.drop("f" + std::to_string(i) + ".dat", "x");
   long peak = 0, samples = 0;
   // Every poll of the wait is also a sample of the queue.
-  const bool all_done = d.wait_until([&] {
-    const auto counts = ask(d, R"({"cmd":"status"})")["inboxes"][0]["counts"];
-    peak = std::max(peak, counts["queued"].get<long>() + counts["retry_wait"].get<long>());
-    ++samples;
-    return counts["done"] == kFiles;
-  }, 180s);
+  const bool all_done = d.wait_until(
+      [&] {
+        const auto counts = ask(d, R"({"cmd":"status"})")["inboxes"][0]["counts"];
+        peak = std::max(peak, counts["queued"].get<long>() + counts["retry_wait"].get<long>());
+        ++samples;
+        return counts["done"] == kFiles;
+      },
+      180s);
   REQUIRE(all_done);
   REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == kFiles; }));
   CHECK(d.files_in(d.inbox()).empty());
@@ -536,9 +557,10 @@ TEST_CASE("hostile admin requests each get a typed error and the daemon keeps se
   }
 }
 
-TEST_CASE("an admin request line of 100 KiB answers bad_request, that connection closes, others "
-          "are served",
-          "[security][socket]") {
+TEST_CASE(
+    "an admin request line of 100 KiB answers bad_request, that connection closes, others "
+    "are served",
+    "[security][socket]") {
   DaemonFixture d;
   d.configure({record_handler(), "{path}"}, "settle: 0");
   d.start();

@@ -46,10 +46,12 @@ bool poll_until(const std::function<bool()>& condition, std::chrono::millisecond
 bool reap(pid_t pid, std::chrono::milliseconds limit, int* status = nullptr) {
   int ignored = 0;
   int* where = status != nullptr ? status : &ignored;
-  return poll_until([&] {
-    pid_t rc = ::waitpid(pid, where, WNOHANG);
-    return rc == pid || (rc < 0 && errno == ECHILD);
-  }, limit);
+  return poll_until(
+      [&] {
+        pid_t rc = ::waitpid(pid, where, WNOHANG);
+        return rc == pid || (rc < 0 && errno == ECHILD);
+      },
+      limit);
 }
 
 // A process that is not our child: gone once it no longer exists or is a zombie.
@@ -138,7 +140,8 @@ std::optional<unsigned> mounted_minor(const fs::path& point) {
     fields >> id >> parent >> device >> root >> where;
     if (unescape_mountinfo(where) != point.string()) continue;
     auto colon = device.find(':');
-    if (colon != std::string::npos) minor = static_cast<unsigned>(std::stoul(device.substr(colon + 1)));
+    if (colon != std::string::npos)
+      minor = static_cast<unsigned>(std::stoul(device.substr(colon + 1)));
   }
   return minor;
 }
@@ -208,7 +211,8 @@ std::string SshfsShare::missing_requirement(Host host) {
   int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fd < 0) return "/dev/fuse cannot be opened";
   ::close(fd);
-  for (const char* program : {"sshfs", "fusermount3", "ssh", "ssh-keygen", "stat", "/usr/sbin/sshd"}) {
+  for (const char* program :
+       {"sshfs", "fusermount3", "ssh", "ssh-keygen", "stat", "/usr/sbin/sshd"}) {
     if (!executable(program)) return std::string(program) + " is not installed";
   }
   if (host == Host::kNamespace && !executable("ip")) return "ip (iproute2) is not installed";
@@ -244,7 +248,8 @@ pid_t SshfsShare::spawn(const std::vector<std::string>& argv, const fs::path& ou
     if (::getppid() != parent) ::_exit(126);
     int in = ::open("/dev/null", O_RDONLY);
     int log = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (in < 0 || log < 0 || ::dup2(in, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(126);
+    if (in < 0 || log < 0 || ::dup2(in, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0)
+      ::_exit(126);
     if (in > 2) ::close(in);
     if (log > 2) ::close(log);
     ::execve(program.c_str(), args.data(), environ);
@@ -253,7 +258,8 @@ pid_t SshfsShare::spawn(const std::vector<std::string>& argv, const fs::path& ou
   return pid;
 }
 
-SshfsShare::Run SshfsShare::run(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
+SshfsShare::Run SshfsShare::run(const std::vector<std::string>& argv,
+                                std::chrono::milliseconds limit) {
   auto output = root_ / ("run-" + std::to_string(++runs_) + ".out");
   Run result;
   pid_t pid = spawn(argv, output);
@@ -283,8 +289,10 @@ std::string SshfsShare::sshd_log() const { return read_all(root_ / "sshd.log"); 
 void SshfsShare::start() {
   auto keygen = [&](const std::string& name) {
     auto r = run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "inboxd-test", "-f",
-                  (root_ / name).string()}, 20s);
-    if (!r.exit_code || *r.exit_code != 0) throw std::runtime_error("ssh-keygen failed: " + r.output);
+                  (root_ / name).string()},
+                 20s);
+    if (!r.exit_code || *r.exit_code != 0)
+      throw std::runtime_error("ssh-keygen failed: " + r.output);
   };
   keygen("host_key");
   keygen("client_key");
@@ -364,15 +372,17 @@ void SshfsShare::start_sshd() {
     argv.push_back(word);
   }
   sshd_ = spawn(argv, root_ / "sshd.out");
-  bool listening = poll_until([&] {
-    if (sshd_log().find("Server listening") != std::string::npos) return true;
-    int status = 0;
-    if (::waitpid(sshd_, &status, WNOHANG) == sshd_) {
-      sshd_ = -1;
-      return true;
-    }
-    return false;
-  }, 10s);
+  bool listening = poll_until(
+      [&] {
+        if (sshd_log().find("Server listening") != std::string::npos) return true;
+        int status = 0;
+        if (::waitpid(sshd_, &status, WNOHANG) == sshd_) {
+          sshd_ = -1;
+          return true;
+        }
+        return false;
+      },
+      10s);
   if (!listening || sshd_ < 0) {
     throw std::runtime_error("sshd did not start:\n" + sshd_log() + read_all(root_ / "sshd.out"));
   }
@@ -387,26 +397,30 @@ fs::path SshfsShare::mount(const std::string& options) {
   fs::create_directories(m.point);
   // sshfs starts ssh in a grandchild: a wrapper records its pid for cleanup.
   auto wrapper = root_ / ("ssh" + n);
-  std::ofstream(wrapper) << "#!/bin/sh\necho $$ > '" << m.ssh_pid_file.string() << "'\nexec ssh \"$@\"\n";
+  std::ofstream(wrapper) << "#!/bin/sh\necho $$ > '" << m.ssh_pid_file.string()
+                         << "'\nexec ssh \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
   auto all_options = "IdentityFile=" + (root_ / "client_key").string() +
                      ",StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,BatchMode=yes"
-                     ",LogLevel=ERROR,ssh_command=" + wrapper.string();
+                     ",LogLevel=ERROR,ssh_command=" +
+                     wrapper.string();
   if (!options.empty()) all_options += "," + options;
   m.sshfs = spawn({"sshfs", "-f", "-p", std::to_string(port_), "-o", all_options,
                    "root@" + address_ + ":" + backing().string(), m.point.string()},
                   root_ / ("sshfs" + n + ".log"));
   mounts_.push_back(m);
   auto& added = mounts_.back();
-  bool up = poll_until([&] {
-    if (mounted_minor(added.point)) return true;
-    int status = 0;
-    if (::waitpid(added.sshfs, &status, WNOHANG) == added.sshfs) {
-      added.sshfs = -1;
-      return true;
-    }
-    return false;
-  }, 15s);
+  bool up = poll_until(
+      [&] {
+        if (mounted_minor(added.point)) return true;
+        int status = 0;
+        if (::waitpid(added.sshfs, &status, WNOHANG) == added.sshfs) {
+          added.sshfs = -1;
+          return true;
+        }
+        return false;
+      },
+      15s);
   added.mounted = mounted_minor(added.point).has_value();
   if (!up || !added.mounted) {
     throw std::runtime_error("sshfs did not mount " + added.point.string() + ":\n" +
@@ -490,7 +504,8 @@ void SshfsShare::stop_sshd() {
     if (cmdline_of(pid).find("sshd") != std::string::npos) sessions.push_back(pid);
   }
   for (pid_t pid : sessions) ::kill(pid, SIGTERM);
-  if (!poll_until([&] { return std::all_of(sessions.begin(), sessions.end(), process_gone); }, 3s)) {
+  if (!poll_until([&] { return std::all_of(sessions.begin(), sessions.end(), process_gone); },
+                  3s)) {
     for (pid_t pid : sessions) {
       if (!process_gone(pid)) ::kill(pid, SIGKILL);
     }

@@ -51,8 +51,8 @@ class SshfsShare {
   void start();  // keys, the namespace (kNamespace) and sshd; throws on failure
   // Mounts backing() at a new mountpoint and returns it, once it is mounted.
   fs::path mount(const std::string& options = kFreshMetadata);
-  void partition();  // the host-side veth goes down (kNamespace only)
-  void heal();       // and up again
+  void partition();    // the host-side veth goes down (kNamespace only)
+  void heal();         // and up again
   void unmount_all();  // also what the destructor does
 
   fs::path backing() const { return root_ / "backing"; }

@@ -52,7 +52,7 @@ long long ms_since(Clock::time_point start) {
 
 // A status reply and how long it took to come.
 struct Status {
-  bool answered = false;        // a JSON reply within the limit
+  bool answered = false;  // a JSON reply within the limit
   std::chrono::milliseconds took{0};
   nlohmann::json reply;
   std::string output;
@@ -78,7 +78,8 @@ Status status_of(const DaemonFixture& d, std::chrono::milliseconds limit = 3s) {
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return status;
   int wait_status = 0;
-  bool ended = DaemonFixture::wait_until([&] { return ::waitpid(pid, &wait_status, WNOHANG) == pid; }, limit);
+  bool ended = DaemonFixture::wait_until(
+      [&] { return ::waitpid(pid, &wait_status, WNOHANG) == pid; }, limit);
   status.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   if (!ended) {
     ::kill(pid, SIGKILL);
@@ -148,9 +149,10 @@ std::string tail(const std::string& text, std::size_t bytes = 3000) {
 
 }  // namespace
 
-TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, none before its "
-          "writer finished",
-          "[share]") {
+TEST_CASE(
+    "a remote writer's 200 files on an sshfs share are each handled once, none before its "
+    "writer finished",
+    "[share]") {
   if (share_unavailable(SshfsShare::Host::kLoopback)) return;
   SshfsShare share;
   share.start();
@@ -163,8 +165,9 @@ TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, 
   DaemonFixture d;
   // size-handler records the size it saw (job.attempt.size) and its
   // arguments (job.attempt.args: the name).
-  d.configure_inboxes({DaemonFixture::fixture("size-handler"), "{name}"},
-                      {{"share", mount, "watch: auto\npoll_interval: 500ms\nsettle: 2s\nconcurrency: 4"}});
+  d.configure_inboxes(
+      {DaemonFixture::fixture("size-handler"), "{name}"},
+      {{"share", mount, "watch: auto\npoll_interval: 500ms\nsettle: 2s\nconcurrency: 4"}});
   d.start();
   auto inbox = inbox_of(status_of(d), "share");
   INFO(inbox.dump());
@@ -190,13 +193,15 @@ TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, 
       for (int i = 0; i < kFiles; i += 4) {
         if (static_cast<std::size_t>(i / 4) % pauses.size() != p) continue;
         auto path = share.backing() / name_of(i);
-        open_files.emplace_back(i, ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        open_files.emplace_back(
+            i, ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       }
       for (int chunk = 0; chunk < 4; ++chunk) {
         if (chunk > 0) std::this_thread::sleep_for(pauses[p]);
         for (auto [i, fd] : open_files) {
           auto data = chunk_of(i);
-          if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) std::abort();
+          if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+            std::abort();
         }
       }
       for (auto [i, fd] : open_files) ::close(fd);
@@ -233,7 +238,8 @@ TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, 
   for (const auto& [name, size] : expected) {
     if (seen.count(name) == 0 || seen[name] != size) {
       ++wrong_size;
-      mismatches += name + ": handler saw " + (seen.count(name) ? std::to_string(seen[name]) : "nothing") +
+      mismatches += name + ": handler saw " +
+                    (seen.count(name) ? std::to_string(seen[name]) : "nothing") +
                     " bytes, writer wrote " + std::to_string(size) + "\n";
     }
   }
@@ -249,9 +255,10 @@ TEST_CASE("a remote writer's 200 files on an sshfs share are each handled once, 
   CHECK(d.stop() == 0);
 }
 
-TEST_CASE("two instances on two mounts of one share process 1000 files exactly once in total, "
-          "and both did work",
-          "[share]") {
+TEST_CASE(
+    "two instances on two mounts of one share process 1000 files exactly once in total, "
+    "and both did work",
+    "[share]") {
   if (share_unavailable(SshfsShare::Host::kLoopback)) return;
   SshfsShare share;
   share.start();
@@ -270,7 +277,8 @@ TEST_CASE("two instances on two mounts of one share process 1000 files exactly o
   DaemonFixture a, b;
   // max_queue leaves files in the share for the other instance: without it
   // the first scan claims all 1000.
-  const std::string keys = "watch: auto\npoll_interval: 1s\nsettle: 0\nconcurrency: 8\nmax_queue: 300";
+  const std::string keys =
+      "watch: auto\npoll_interval: 1s\nsettle: 0\nconcurrency: 8\nmax_queue: 300";
   auto handler = DaemonFixture::fixture("count-handler");
   a.configure_inboxes({handler}, {{"share", first_mount, keys}});
   b.configure_inboxes({handler}, {{"share", second_mount, keys}});
@@ -279,10 +287,11 @@ TEST_CASE("two instances on two mounts of one share process 1000 files exactly o
   REQUIRE(text_of(inbox_of(status_of(a), "share"), "watch") == "poll");
   REQUIRE(text_of(inbox_of(status_of(b), "share"), "watch") == "poll");
   auto started = Clock::now();
-  for (int i = 0; i < kFiles; ++i) drop_whole(share.backing(), "f" + std::to_string(10000 + i) + ".txt", "x");
+  for (int i = 0; i < kFiles; ++i)
+    drop_whole(share.backing(), "f" + std::to_string(10000 + i) + ".txt", "x");
   auto dropped_ms = ms_since(started);
-  bool all_done = DaemonFixture::wait_until(
-      [&] { return files_in(share.backing() / "done") >= kFiles; }, 120s);
+  bool all_done =
+      DaemonFixture::wait_until([&] { return files_in(share.backing() / "done") >= kFiles; }, 120s);
   auto done_ms = ms_since(started);
   INFO("a: " << tail(a.log(), 1500) << "\nb: " << tail(b.log(), 1500));
   CHECK(all_done);
@@ -303,9 +312,10 @@ TEST_CASE("two instances on two mounts of one share process 1000 files exactly o
   CHECK(b.stop() == 0);
 }
 
-TEST_CASE("a partitioned share makes only its inbox unavailable: the local inbox flows, status "
-          "answers within a second, and the share inbox recovers",
-          "[share][partition]") {
+TEST_CASE(
+    "a partitioned share makes only its inbox unavailable: the local inbox flows, status "
+    "answers within a second, and the share inbox recovers",
+    "[share][partition]") {
   if (share_unavailable(SshfsShare::Host::kNamespace)) return;
   // The daemon is declared first so that it ends last: the share's cleanup
   // aborts the FUSE connection, which frees a daemon stuck in a share call
@@ -314,13 +324,15 @@ TEST_CASE("a partitioned share makes only its inbox unavailable: the local inbox
   DaemonFixture d;
   SshfsShare share(SshfsShare::Host::kNamespace);
   share.start();
-  auto mount = share.mount();  // no ServerAliveInterval: calls hang during the cut, TCP resumes after
+  auto mount =
+      share.mount();  // no ServerAliveInterval: calls hang during the cut, TCP resumes after
   REQUIRE(share.filesystem_type(mount) == kFuseMagic);
   auto local_done = d.inbox() / "done";
   auto share_done = share.backing() / "done";  // read on the server side: never hangs
-  d.configure_inboxes({DaemonFixture::fixture("count-handler")},
-                      {{"share", mount, "watch: auto\npoll_interval: 500ms\nsettle: 0\nconcurrency: 2"},
-                       {"local", d.inbox(), "settle: 0\nconcurrency: 2"}});
+  d.configure_inboxes(
+      {DaemonFixture::fixture("count-handler")},
+      {{"share", mount, "watch: auto\npoll_interval: 500ms\nsettle: 0\nconcurrency: 2"},
+       {"local", d.inbox(), "settle: 0\nconcurrency: 2"}});
   d.start();
   {
     auto status = status_of(d);
@@ -352,9 +364,9 @@ TEST_CASE("a partitioned share makes only its inbox unavailable: the local inbox
     slowest_ms = std::max<long long>(slowest_ms, status.took.count());
     if (!status.answered || status.took > 1s) {
       ++slow;
-      UNSCOPED_INFO("status at +" << ms_since(cut_at) << " ms: "
-                                  << (status.answered ? "answered" : "no answer") << " after "
-                                  << status.took.count() << " ms");
+      UNSCOPED_INFO("status at +" << ms_since(cut_at)
+                                  << " ms: " << (status.answered ? "answered" : "no answer")
+                                  << " after " << status.took.count() << " ms");
     }
     silent_in_a_row = status.answered ? 0 : silent_in_a_row + 1;
     if (silent_in_a_row >= 3) {  // the daemon as a whole hangs: no point waiting on
@@ -375,20 +387,24 @@ TEST_CASE("a partitioned share makes only its inbox unavailable: the local inbox
   CHECK(slow == 0);
   CHECK(unavailable_after_ms >= 0);
   CHECK(contains(note, "not responding since"));
-  CHECK(d.wait_until([&] { return files_in(local_done) == static_cast<std::size_t>(local_dropped); }, 5s));
-  WARN("partition: share unavailable after " << unavailable_after_ms << " ms, slowest status "
-                                             << slowest_ms << " ms, slow or silent statuses " << slow
-                                             << ", local files " << files_in(local_done) << "/"
-                                             << local_dropped << ", note: " << note);
+  CHECK(d.wait_until(
+      [&] { return files_in(local_done) == static_cast<std::size_t>(local_dropped); }, 5s));
+  WARN("partition: share unavailable after "
+       << unavailable_after_ms << " ms, slowest status " << slowest_ms
+       << " ms, slow or silent statuses " << slow << ", local files " << files_in(local_done) << "/"
+       << local_dropped << ", note: " << note);
   REQUIRE_FALSE(gave_up);
   REQUIRE(unavailable_after_ms >= 0);
 
   share.heal();
   auto healed_at = Clock::now();
-  bool recovered = d.wait_until([&] {
-    auto share_inbox = inbox_of(status_of(d, 2s), "share");
-    return text_of(share_inbox, "state") == "active" && files_in(share_done) == share_files.size() + 1;
-  }, 60s);
+  bool recovered = d.wait_until(
+      [&] {
+        auto share_inbox = inbox_of(status_of(d, 2s), "share");
+        return text_of(share_inbox, "state") == "active" &&
+               files_in(share_done) == share_files.size() + 1;
+      },
+      60s);
   auto recovered_ms = ms_since(healed_at);
   auto runs = runs_per_name({&d});
   for (const auto& name : share_files) CHECK(runs[name] == 1);
@@ -413,9 +429,9 @@ TEST_CASE("running out of inotify watches falls back to polling and shows degrad
   // inotify watches are counted per user namespace (and each parent's), so
   // a user namespace of its own with user.max_inotify_watches lowered limits
   // only this daemon; the machine-wide fs.inotify.max_user_watches stays.
-  bool own_namespace =
-      std::system("unshare --user --map-root-user -- sh -c "
-                  "'echo 1 > /proc/sys/user/max_inotify_watches' >/dev/null 2>&1") == 0;
+  bool own_namespace = std::system(
+                           "unshare --user --map-root-user -- sh -c "
+                           "'echo 1 > /proc/sys/user/max_inotify_watches' >/dev/null 2>&1") == 0;
   if (own_namespace) {
     d.set_launcher({"unshare", "--user", "--map-root-user", "--", "/bin/sh", "-c",
                     "echo " + std::to_string(kLimit) +
@@ -443,16 +459,18 @@ TEST_CASE("running out of inotify watches falls back to polling and shows degrad
         }
       }
     }
-    WARN("no user namespaces: lowering fs.inotify.max_user_watches to " << used + kLimit
-                                                                        << " while the daemon starts");
+    WARN("no user namespaces: lowering fs.inotify.max_user_watches to "
+         << used + kLimit << " while the daemon starts");
     std::ofstream(knob) << used + kLimit;
     d.start();
   }
   nlohmann::json inbox;
-  bool degraded = d.wait_until([&] {
-    inbox = inbox_of(status_of(d), "in");
-    return text_of(inbox, "watch_health") == "degraded";
-  }, 10s);
+  bool degraded = d.wait_until(
+      [&] {
+        inbox = inbox_of(status_of(d), "in");
+        return text_of(inbox, "watch_health") == "degraded";
+      },
+      10s);
   INFO(inbox.dump() << "\n" << tail(d.log()));
   REQUIRE(degraded);
   CHECK(contains(text_of(inbox, "watch_note"), "watch limit"));

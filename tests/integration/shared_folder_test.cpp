@@ -43,8 +43,7 @@ std::string numbered(int i) { return "file" + std::to_string(1000 + i) + ".txt";
 
 }  // namespace
 
-TEST_CASE("two instances on one folder process every file exactly once between them",
-          "[shared]") {
+TEST_CASE("two instances on one folder process every file exactly once between them", "[shared]") {
   constexpr int kFiles = 300;
   DaemonFixture a, b;
   share_inbox(a, b, "settle: 0\nconcurrency: 2");
@@ -70,9 +69,10 @@ TEST_CASE("two instances on one folder process every file exactly once between t
   CHECK(spools == 2);  // one spool per instance
 }
 
-TEST_CASE("an instance that crashes keeps its claims: the other never takes them, its restart "
-          "finishes them",
-          "[shared]") {
+TEST_CASE(
+    "an instance that crashes keeps its claims: the other never takes them, its restart "
+    "finishes them",
+    "[shared]") {
   constexpr int kFiles = 40;
   DaemonFixture a, b;
   share_inbox(a, b, "settle: 0\nconcurrency: 1");

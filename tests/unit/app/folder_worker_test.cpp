@@ -54,7 +54,8 @@ TEST_CASE("folder tasks run in the order posted and their results come back on t
   std::vector<std::thread::id> work_threads;
   for (int i = 0; i < 50; ++i) {
     f.worker().post<int>(
-        "task", [i, &work_threads] {
+        "task",
+        [i, &work_threads] {
           work_threads.push_back(std::this_thread::get_id());
           return i * 2;
         },
@@ -77,7 +78,8 @@ TEST_CASE("a task stuck in a call is visible with its name and start, and the lo
   REQUIRE(::pipe(fds) == 0);
   bool returned = false;
   f.worker().post<int>(
-      "read /srv/hung", [fd = fds[0]] {
+      "read /srv/hung",
+      [fd = fds[0]] {
         char byte = 0;
         return static_cast<int>(::read(fd, &byte, 1));  // blocks like a hung share
       },
@@ -99,7 +101,8 @@ TEST_CASE("a worker destroyed while its task is stuck does not wait for it, and 
   REQUIRE(::pipe(fds) == 0);
   auto delivered = std::make_shared<bool>(false);
   f.worker().post<int>(
-      "read /srv/hung", [fd = fds[0]] {
+      "read /srv/hung",
+      [fd = fds[0]] {
         char byte = 0;
         return static_cast<int>(::read(fd, &byte, 1));
       },

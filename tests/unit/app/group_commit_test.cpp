@@ -30,8 +30,8 @@ class CommitFixture {
     char tmpl[] = "/tmp/inboxd-commit-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     uv_loop_init(&loop_);
-    auto store = inboxd::queue::QueueStore::open(dir_ / "queue.db",
-                                                  inboxd::queue::Durability::kGrouped);
+    auto store =
+        inboxd::queue::QueueStore::open(dir_ / "queue.db", inboxd::queue::Durability::kGrouped);
     REQUIRE(store);
     store_ = std::move(*store);
     auto wal = inboxd::queue::WalSync::open(dir_ / "queue.db");
@@ -130,7 +130,8 @@ TEST_CASE("with nothing committed no sync runs", "[group_commit]") {
   CHECK(f.commit().syncs() == 0);
 }
 
-TEST_CASE("actions that come within the sync gap after a sync share the next one", "[group_commit]") {
+TEST_CASE("actions that come within the sync gap after a sync share the next one",
+          "[group_commit]") {
   CommitFixture f;
   auto first_started = std::chrono::steady_clock::now();
   f.claim("first");

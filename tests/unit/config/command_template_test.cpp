@@ -8,7 +8,8 @@
 namespace inboxd::config {
 namespace {
 
-const std::string kKnown = "(known: {path} {name} {stem} {ext} {rel} {inbox} {job} {attempt} {work_dir})";
+const std::string kKnown =
+    "(known: {path} {name} {stem} {ext} {rel} {inbox} {job} {attempt} {work_dir})";
 
 PlaceholderValues sample_values() {
   PlaceholderValues v;
@@ -25,8 +26,9 @@ PlaceholderValues sample_values() {
 }
 
 TEST_CASE("templates made of known placeholders and doubled braces are valid", "[template]") {
-  for (const char* element : {"", "plain", "{path}", "--in={path}", "{stem}.{ext}", "{{}}", "{{path}}",
-                              "{name}{job}{attempt}{rel}{inbox}{work_dir}", "a{{b", "}}x"}) {
+  for (const char* element :
+       {"", "plain", "{path}", "--in={path}", "{stem}.{ext}", "{{}}", "{{path}}",
+        "{name}{job}{attempt}{rel}{inbox}{work_dir}", "a{{b", "}}x"}) {
     CAPTURE(element);
     CHECK_FALSE(check_template(element).has_value());
   }
@@ -55,7 +57,8 @@ TEST_CASE("every placeholder expands to its value", "[template]") {
   CHECK(expand_template("{path}", v) == v.path);
   CHECK(expand_template("{name}|{stem}|{ext}|{rel}|{inbox}|{job}|{attempt}|{work_dir}", v) ==
         "scan 1.pdf|scan 1|pdf|2024/scan 1.pdf|scans|7|2|/srv/in/.inboxd/work/7");
-  CHECK(expand_template("--out={work_dir}/{stem}.txt", v) == "--out=/srv/in/.inboxd/work/7/scan 1.txt");
+  CHECK(expand_template("--out={work_dir}/{stem}.txt", v) ==
+        "--out=/srv/in/.inboxd/work/7/scan 1.txt");
   CHECK(expand_template("no placeholders", v) == "no placeholders");
 }
 
@@ -69,10 +72,10 @@ TEST_CASE("doubled braces expand to literal braces", "[template]") {
 TEST_CASE("file names are substituted byte for byte, whatever they hold", "[template]") {
   PlaceholderValues v = sample_values();
   for (std::string name : {std::string("a b  c.pdf"), std::string("it's \"quoted\".pdf"),
-                           std::string("line\nbreak.pdf"), std::string("-rf"), std::string("--help"),
-                           std::string("bad\xff\xfe utf8.pdf"), std::string("caf\xc3\xa9.pdf"),
-                           std::string("$(reboot);`id`*.pdf"), std::string("{path}"),
-                           std::string("tab\there\r.pdf")}) {
+                           std::string("line\nbreak.pdf"), std::string("-rf"),
+                           std::string("--help"), std::string("bad\xff\xfe utf8.pdf"),
+                           std::string("caf\xc3\xa9.pdf"), std::string("$(reboot);`id`*.pdf"),
+                           std::string("{path}"), std::string("tab\there\r.pdf")}) {
     CAPTURE(name);
     v.name = name;
     CHECK(expand_template("{name}", v) == name);

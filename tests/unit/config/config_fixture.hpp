@@ -38,7 +38,8 @@ class ConfigFixture {
   std::string inbox_error(std::string_view extra_keys);
 
   // Files in the temporary directory; returns the absolute path.
-  std::filesystem::path write_file(const std::string& rel, std::string_view text, unsigned mode = 0644);
+  std::filesystem::path write_file(const std::string& rel, std::string_view text,
+                                   unsigned mode = 0644);
   std::filesystem::path make_dir(const std::string& rel);
 
   // Puts a directory of the temporary directory first in the PATH used for

@@ -18,8 +18,8 @@ TEST_CASE("an inbox that gives only name, path and command gets every documented
   CHECK(inbox.path == "/srv/in");
   CHECK(inbox.command == std::vector<std::string>{"/bin/true"});
   CHECK(inbox.include == std::vector<std::string>{"*"});
-  CHECK(inbox.exclude == std::vector<std::string>{".*", "*.tmp", "*.part", "*.partial", "*.crdownload",
-                                                  "*.swp", "~$*"});
+  CHECK(inbox.exclude == std::vector<std::string>{".*", "*.tmp", "*.part", "*.partial",
+                                                  "*.crdownload", "*.swp", "~$*"});
   CHECK_FALSE(inbox.recursive);
   CHECK(inbox.watch == WatchMode::kAuto);
   CHECK(inbox.poll_interval == 5s);
@@ -140,11 +140,15 @@ env: {OCR_LANG: deu, EMPTY: ""})");
 TEST_CASE("inbox names may use letters, digits, dot, dash and underscore", "[config]") {
   ConfigFixture f;
   const std::string name(64, 'n');
-  CHECK(f.load("inboxes:\n  - {name: Scans_2.b-c, path: /a, command: [/bin/true]}\n").inboxes.at(0).name ==
-        "Scans_2.b-c");
-  CHECK(f.load("inboxes:\n  - {name: " + name + ", path: /a, command: [/bin/true]}\n").inboxes.at(0).name == name);
-  CHECK(f.load("inboxes:\n  - {name: 2024, path: /a, command: [/bin/echo, \"{path}\"]}\n").inboxes.at(0).command ==
-        std::vector<std::string>{"/bin/echo", "{path}"});
+  CHECK(f.load("inboxes:\n  - {name: Scans_2.b-c, path: /a, command: [/bin/true]}\n")
+            .inboxes.at(0)
+            .name == "Scans_2.b-c");
+  CHECK(f.load("inboxes:\n  - {name: " + name + ", path: /a, command: [/bin/true]}\n")
+            .inboxes.at(0)
+            .name == name);
+  CHECK(f.load("inboxes:\n  - {name: 2024, path: /a, command: [/bin/echo, \"{path}\"]}\n")
+            .inboxes.at(0)
+            .command == std::vector<std::string>{"/bin/echo", "{path}"});
 }
 
 TEST_CASE("defaults apply to every inbox and each inbox's own keys win", "[config]") {
@@ -177,7 +181,8 @@ inboxes:
 
 TEST_CASE("defaults may come after the inboxes in the file", "[config]") {
   ConfigFixture f;
-  const Config config = f.load("inboxes:\n  - {name: a, path: /srv/a}\ndefaults: {command: [/bin/true], retries: 7}\n");
+  const Config config = f.load(
+      "inboxes:\n  - {name: a, path: /srv/a}\ndefaults: {command: [/bin/true], retries: 7}\n");
   CHECK(config.inboxes.at(0).retries == 7);
 }
 
@@ -193,10 +198,14 @@ TEST_CASE("error_threshold can be switched off, or given in part", "[config]") {
 
 TEST_CASE("socket_mode takes octal digits written as text or as a YAML number", "[config]") {
   ConfigFixture f;
-  for (auto [text, mode] : {std::pair{"\"0660\"", 0660U}, {"0640", 0640U}, {"600", 0600U},
-                            {"\"0o700\"", 0700U}, {"0", 0U}}) {
+  for (auto [text, mode] : {std::pair{"\"0660\"", 0660U},
+                            {"0640", 0640U},
+                            {"600", 0600U},
+                            {"\"0o700\"", 0700U},
+                            {"0", 0U}}) {
     CAPTURE(text);
-    CHECK(f.load(std::string("socket_mode: ") + text + "\n" + minimal_config()).socket_mode == mode);
+    CHECK(f.load(std::string("socket_mode: ") + text + "\n" + minimal_config()).socket_mode ==
+          mode);
   }
 }
 
@@ -260,7 +269,8 @@ TEST_CASE("a command name without a slash is looked up in PATH at load time", "[
   - {name: a, path: /srv/a, command: [scan-pdf, "{path}"]}
   - {name: b, path: /srv/b, command: [true]}
 )");
-  CHECK(config.inboxes.at(0).command == std::vector<std::string>{(f.dir() / "bin/scan-pdf").string(), "{path}"});
+  CHECK(config.inboxes.at(0).command ==
+        std::vector<std::string>{(f.dir() / "bin/scan-pdf").string(), "{path}"});
   CHECK(config.inboxes.at(1).command.at(0) == "/usr/bin/true");
 }
 
@@ -269,8 +279,8 @@ TEST_CASE("the PATH lookup passes over directories, plain files and relative ent
   f.make_dir("a/handler");
   f.write_file("b/handler", "not a program\n", 0644);
   f.write_file("c/handler", "#!/bin/sh\n", 0755);
-  f.env().path = "relative/dir::" + (f.dir() / "a").string() + ":" + (f.dir() / "b").string() + ":" +
-                 (f.dir() / "c").string();
+  f.env().path = "relative/dir::" + (f.dir() / "a").string() + ":" + (f.dir() / "b").string() +
+                 ":" + (f.dir() / "c").string();
   const Config config = f.load("inboxes:\n  - {name: a, path: /srv/a, command: [handler]}\n");
   CHECK(config.inboxes.at(0).command.at(0) == (f.dir() / "c/handler").string());
 }

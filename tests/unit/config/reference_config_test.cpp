@@ -34,18 +34,21 @@ TEST_CASE("the reference configuration loads cleanly", "[config][reference]") {
 TEST_CASE("the reference defaults section matches the built-in defaults", "[config][reference]") {
   ConfigFixture f;
   const InboxConfig documented = load_config(kReference, f.env()).inboxes.at(0);
-  const std::string bare = "inboxes:\n  - name: scans\n    path: /srv/inboxd/scans\n"
-                           "    command: [\"/usr/bin/logger\", \"-t\", \"inboxd-handler\", "
-                           "\"received {name} as job {job}\"]\n";
+  const std::string bare =
+      "inboxes:\n  - name: scans\n    path: /srv/inboxd/scans\n"
+      "    command: [\"/usr/bin/logger\", \"-t\", \"inboxd-handler\", "
+      "\"received {name} as job {job}\"]\n";
   CHECK(documented == f.load(bare).inboxes.at(0));
 }
 
 TEST_CASE("the reference configuration documents every key", "[config][reference]") {
   const std::string text = read_text(kReference);
-  std::vector<std::string_view> keys(detail::inbox_key_names().begin(), detail::inbox_key_names().end());
-  for (std::string_view key : {"state_dir", "socket", "socket_mode", "admin_groups", "log_level", "log_format",
-                               "shutdown_grace", "metrics_file", "defaults", "inboxes", "window", "min_samples",
-                               "max_failure_rate", "cooldown"}) {
+  std::vector<std::string_view> keys(detail::inbox_key_names().begin(),
+                                     detail::inbox_key_names().end());
+  for (std::string_view key :
+       {"state_dir", "socket", "socket_mode", "admin_groups", "log_level", "log_format",
+        "shutdown_grace", "metrics_file", "defaults", "inboxes", "window", "min_samples",
+        "max_failure_rate", "cooldown"}) {
     keys.push_back(key);
   }
   for (std::string_view key : keys) {

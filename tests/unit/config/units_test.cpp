@@ -41,16 +41,19 @@ TEST_CASE("a refused duration explains itself and suggests a spelling", "[config
       {"+5s", R"("+5s" is not a duration (try 5s))"},
       {"300", R"("300" is not a duration (missing unit: try 300s))"},
       {"1.5", R"("1.5" is not a duration (missing unit; units: ms, s, m, h, d))"},
-      {"5 fortnights", R"("5 fortnights" is not a duration (unknown unit "fortnights"; units: ms, s, m, h, d))"},
+      {"5 fortnights",
+       R"("5 fortnights" is not a duration (unknown unit "fortnights"; units: ms, s, m, h, d))"},
       {"", R"("" is not a duration (write a number and a unit: ms, s, m, h, d))"},
       {"soon", R"("soon" is not a duration (write a number and a unit: ms, s, m, h, d))"},
       {"36501d", R"("36501d" is too long (the longest allowed is 36500d))"},
-      {"99999999999999999999s", R"("99999999999999999999s" is too long (the longest allowed is 36500d))"},
+      {"99999999999999999999s",
+       R"("99999999999999999999s" is too long (the longest allowed is 36500d))"},
       {"9999999999999999d", R"("9999999999999999d" is too long (the longest allowed is 36500d))"},
       {"100000 days", R"("100000 days" is too long (the longest allowed is 36500d))"},
       // A bare number is never suggested as a number of seconds too long to accept.
       {"222222222222", R"("222222222222" is too long (the longest allowed is 36500d))"},
-      {"99999999999999999999", R"("99999999999999999999" is too long (the longest allowed is 36500d))"},
+      {"99999999999999999999",
+       R"("99999999999999999999" is too long (the longest allowed is 36500d))"},
   }));
   CAPTURE(text);
   auto parsed = parse_duration(text);
@@ -85,8 +88,10 @@ TEST_CASE("a refused size explains itself and suggests a spelling", "[config][un
       {"100B", R"("100B" is not a size (try 100))"},
       {"-1", R"("-1" is not a size (it cannot be negative))"},
       {"big", R"("big" is not a size (write a number and a unit: KiB, MiB, GiB, TiB))"},
-      {"3 furlongs", R"("3 furlongs" is not a size (unknown unit "furlongs"; units: KiB, MiB, GiB, TiB))"},
-      {"18446744073709551616", R"("18446744073709551616" is too large (it does not fit in 64 bits))"},
+      {"3 furlongs",
+       R"("3 furlongs" is not a size (unknown unit "furlongs"; units: KiB, MiB, GiB, TiB))"},
+      {"18446744073709551616",
+       R"("18446744073709551616" is too large (it does not fit in 64 bits))"},
       {"16384PiB", R"("16384PiB" is too large (it does not fit in 64 bits))"},
   }));
   CAPTURE(text);

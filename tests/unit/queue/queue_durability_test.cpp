@@ -31,7 +31,8 @@ struct GroupedQueue {
 void claim_batch(QueueStore& store, int batch) {
   std::vector<NewClaim> claims;
   for (int i = 0; i < 100; ++i) {
-    auto name = "file-" + std::to_string(batch) + "-" + std::to_string(i) + "-" + std::string(200, 'x');
+    auto name =
+        "file-" + std::to_string(batch) + "-" + std::to_string(i) + "-" + std::string(200, 'x');
     claims.push_back({kInbox, name, name, i});
   }
   must(store.begin_claims(claims, kT0));
@@ -66,7 +67,8 @@ TEST_CASE("a grouped store's commits reach the write-ahead log, which WalSync fl
 TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]") {
   GroupedQueue g;
   auto db_before = fs::file_size(g.q.db_path());
-  for (int batch = 0; batch < 40; ++batch) claim_batch(*g.store, batch);  // far past SQLite's 1,000-page auto-checkpoint
+  for (int batch = 0; batch < 40; ++batch)
+    claim_batch(*g.store, batch);                    // far past SQLite's 1,000-page auto-checkpoint
   CHECK(fs::file_size(g.q.db_path()) == db_before);  // nothing was checkpointed by the store
   auto wal_size = must(g.wal->sync());
   CHECK(wal_size > 4u * 1024 * 1024);
@@ -74,8 +76,10 @@ TEST_CASE("a grouped store leaves checkpoints to WalSync", "[queue][durability]"
   CHECK(fs::file_size(g.q.db_path()) > db_before);
 }
 
-TEST_CASE("a grouped store counts the commits no checkpoint has copied, though the WAL file keeps its size",
-          "[queue][durability]") {
+TEST_CASE(
+    "a grouped store counts the commits no checkpoint has copied, though the WAL file keeps its "
+    "size",
+    "[queue][durability]") {
   GroupedQueue g;
   for (int batch = 0; batch < 20; ++batch) claim_batch(*g.store, batch);
   auto full = g.store->wal_bytes();
@@ -102,8 +106,8 @@ TEST_CASE("a spooled file without a job is adopted under the id its folder names
           "[queue][durability]") {
   QueueFixture q;
   q.claim("first.pdf");
-  const QueueStore::SpooledClaim lost{500, {kInbox, "lost.pdf", "lost.pdf", 7},
-                                      QueueFixture::spool_path(500)};
+  const QueueStore::SpooledClaim lost{
+      500, {kInbox, "lost.pdf", "lost.pdf", 7}, QueueFixture::spool_path(500)};
   must(q.store().record_claims({&lost, 1}, kT0));
   auto adopted = q.job(500);
   CHECK(adopted.state == JobState::kQueued);

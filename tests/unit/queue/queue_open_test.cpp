@@ -94,7 +94,8 @@ TEST_CASE("a version 1 queue is upgraded in place and lists its jobs by state as
   CHECK(q.raw_exec("PRAGMA user_version")[0][0] == std::to_string(schema::current_version()));
   CHECK(q.raw_exec("SELECT name FROM sqlite_master WHERE name = 'jobs_settled_path'").empty());
   CHECK(q.listed({.state = JobState::kDone}) == std::vector<std::int64_t>{done});
-  CHECK(q.listed({.inbox = kInbox, .state = JobState::kFailed}) == std::vector<std::int64_t>{failed});
+  CHECK(q.listed({.inbox = kInbox, .state = JobState::kFailed}) ==
+        std::vector<std::int64_t>{failed});
   CHECK(q.listed({.state = JobState::kQueued}) == std::vector<std::int64_t>{queued});
   CHECK(same_counts(q.counts(), q.recount()));
 }

@@ -75,7 +75,8 @@ TEST_CASE("every hot statement walks an index without sorting", "[queue][plan]")
 
 // Waiting jobs come from jobs_waiting and are sorted by id: the state
 // indexes leave them out, so that a job's claim and start do not write them.
-TEST_CASE("listing jobs by state walks an index for every state, done jobs by id", "[queue][plan]") {
+TEST_CASE("listing jobs by state walks an index for every state, done jobs by id",
+          "[queue][plan]") {
   QueueFixture q;
   for (auto state : {JobState::kQueued, JobState::kRunning, JobState::kRetryWait, JobState::kDone,
                      JobState::kFailed, JobState::kCanceled}) {

@@ -142,7 +142,8 @@ class ClosedStdio {
 
 }  // namespace
 
-TEST_CASE_METHOD(RunnerFixture, "a handler that exits 0 reports exit code 0 and no signal", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "a handler that exits 0 reports exit code 0 and no signal",
+                 "[runner]") {
   auto result = run(shell("exit 0"));
   CHECK(result.exit_code == 0);
   CHECK_FALSE(result.signal);
@@ -158,7 +159,8 @@ TEST_CASE_METHOD(RunnerFixture, "a non-zero exit code is reported as it is", "[r
   CHECK_FALSE(result.signal);
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a handler killed by a signal has a signal and no exit code", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "a handler killed by a signal has a signal and no exit code",
+                 "[runner]") {
   auto result = run(shell("kill -KILL $$"));
   CHECK_FALSE(result.exit_code);
   REQUIRE(result.signal);
@@ -178,13 +180,15 @@ TEST_CASE_METHOD(RunnerFixture, "the duration runs from spawn to the handler's e
   CHECK(result.duration < Millis(10000));
 }
 
-TEST_CASE_METHOD(RunnerFixture, "stdout and stderr are kept apart and small output exactly", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "stdout and stderr are kept apart and small output exactly",
+                 "[runner]") {
   auto result = run(shell("printf 'out\\n'; printf 'err\\n' >&2; printf 'more'"));
   CHECK(result.stdout_tail == "out\nmore");
   CHECK(result.stderr_tail == "err\n");
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a megabyte of output keeps exactly the last tail_bytes", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "a megabyte of output keeps exactly the last tail_bytes",
+                 "[runner]") {
   auto big = random_bytes(1024 * 1024);
   write_file("big.bin", big);
   auto s = shell("cat big.bin; cat big.bin >&2");
@@ -210,10 +214,20 @@ TEST_CASE_METHOD(RunnerFixture, "fifty megabytes of output do not grow memory", 
   CHECK(grown < 1024);
 }
 
-TEST_CASE_METHOD(RunnerFixture, "argv elements arrive byte for byte and nothing in them runs", "[runner]") {
-  std::vector<std::string> args = {"with space", "it's \"quoted\"", "line\nbreak", "-n", "--help",
-                                   "$(touch executed)", "`touch executed`", "; touch executed",
-                                   "*", "", "\xff\xfe\x80 not utf-8", "tab\there"};
+TEST_CASE_METHOD(RunnerFixture, "argv elements arrive byte for byte and nothing in them runs",
+                 "[runner]") {
+  std::vector<std::string> args = {"with space",
+                                   "it's \"quoted\"",
+                                   "line\nbreak",
+                                   "-n",
+                                   "--help",
+                                   "$(touch executed)",
+                                   "`touch executed`",
+                                   "; touch executed",
+                                   "*",
+                                   "",
+                                   "\xff\xfe\x80 not utf-8",
+                                   "tab\there"};
   std::vector<std::string> argv = {INBOXD_SOURCE_DIR "/tests/fixtures/runner/write_argv"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto result = run(spec(argv));
@@ -223,7 +237,8 @@ TEST_CASE_METHOD(RunnerFixture, "argv elements arrive byte for byte and nothing 
 }
 
 TEST_CASE_METHOD(RunnerFixture, "the environment is exactly the one given", "[runner]") {
-  std::vector<std::string> env = {"A=1", "WITH_SPACE=a b", "EMPTY=", "ACCENT=\xc3\xa9", "INBOXD_JOB=42"};
+  std::vector<std::string> env = {"A=1", "WITH_SPACE=a b", "EMPTY=", "ACCENT=\xc3\xa9",
+                                  "INBOXD_JOB=42"};
   auto s = spec({"/usr/bin/env", "-0"});
   s.env = env;
   CHECK(run(s).stdout_tail == join_nul_terminated(env));
@@ -257,8 +272,10 @@ TEST_CASE_METHOD(RunnerFixture, "a handler sees only fds 0, 1 and 2 once inherit
   CHECK(result.stdout_tail == "0\n1\n2\n");
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a handler sees only fds 0, 1 and 2 even when the daemon holds an fd "
-                 "without close-on-exec", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture,
+                 "a handler sees only fds 0, 1 and 2 even when the daemon holds an fd "
+                 "without close-on-exec",
+                 "[runner]") {
   // Deliberately without O_CLOEXEC and not marked: only the spawn keeps it out.
   int leaked = ::open("/dev/null", O_RDONLY);  // NOLINT(android-cloexec-open)
   REQUIRE(leaked >= 3);
@@ -270,8 +287,10 @@ TEST_CASE_METHOD(RunnerFixture, "a handler sees only fds 0, 1 and 2 even when th
 
 // Including glibc's own two real-time signals (32 and 33), which its
 // posix_spawn leaves ignored across exec.
-TEST_CASE_METHOD(RunnerFixture, "signals the daemon ignores or blocks are default and unblocked in the "
-                 "handler", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture,
+                 "signals the daemon ignores or blocks are default and unblocked in the "
+                 "handler",
+                 "[runner]") {
   IgnoredSignal pipe_ignored(SIGPIPE);
   IgnoredSignal usr2_ignored(SIGUSR2);
   BlockedSignal usr1_blocked(SIGUSR1);
@@ -291,8 +310,10 @@ TEST_CASE_METHOD(RunnerFixture, "the handler leads its own session and process g
   CHECK(stat->session == result.pid);
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a daemon running with fds 0, 1 and 2 closed still gives handlers "
-                 "their own stdio", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture,
+                 "a daemon running with fds 0, 1 and 2 closed still gives handlers "
+                 "their own stdio",
+                 "[runner]") {
   // libuv opens a spare fd of its own with the first stream of a loop and
   // cannot close one below 3 either: let it take that fd while 0-2 are open.
   REQUIRE(run(shell("exit 0")).exit_code == 0);
@@ -354,7 +375,8 @@ TEST_CASE_METHOD(RunnerFixture, "what a handler leaves running is killed before 
   CHECK(since(started) < Millis(5000));  // SIGTERM sufficed: no wait for the grace
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a process that escaped the group holding stdout does not delay the result",
+TEST_CASE_METHOD(RunnerFixture,
+                 "a process that escaped the group holding stdout does not delay the result",
                  "[runner]") {
   auto s = shell(
       "setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' &"
@@ -369,7 +391,8 @@ TEST_CASE_METHOD(RunnerFixture, "a process that escaped the group holding stdout
   CHECK_FALSE(process_gone(escaped));  // it really held the pipe the whole time
 }
 
-TEST_CASE_METHOD(RunnerFixture, "stop ends a running handler and marks its result stopped", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "stop ends a running handler and marks its result stopped",
+                 "[runner]") {
   auto id = start(shell("echo $$ > handler.pid; exec sleep 300"));
   wait_for_pid_file("handler.pid");
   runner().stop(id, Millis(2000));
@@ -388,7 +411,8 @@ TEST_CASE_METHOD(RunnerFixture, "stop_all ends every running handler", "[runner]
   CHECK(wait(second).stopped);
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a stop after the handler exited keeps its status and hurries the cleanup",
+TEST_CASE_METHOD(RunnerFixture,
+                 "a stop after the handler exited keeps its status and hurries the cleanup",
                  "[runner]") {
   auto s = shell("(trap '' TERM; exec sleep 300) & echo $! > leftover.pid; exit 4");
   s.kill_grace = Millis(60000);
@@ -417,7 +441,8 @@ TEST_CASE_METHOD(RunnerFixture, "an exception thrown by a done callback stops at
 
 TEST_CASE_METHOD(RunnerFixture, "a missing executable is an error naming it and nothing runs",
                  "[runner]") {
-  auto id = runner().start(spec({"/nonexistent/handler"}), [](HandlerResult) { FAIL("no callback"); });
+  auto id =
+      runner().start(spec({"/nonexistent/handler"}), [](HandlerResult) { FAIL("no callback"); });
   REQUIRE_FALSE(id);
   CHECK(id.error().message == "spawn /nonexistent/handler: No such file or directory");
   CHECK(runner().running() == 0);
@@ -457,7 +482,8 @@ TEST_CASE_METHOD(RunnerFixture, "several handlers at once each get their own res
   }
 }
 
-TEST_CASE_METHOD(RunnerFixture, "destroying the runner kills the handlers still running", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "destroying the runner kills the handlers still running",
+                 "[runner]") {
   start(shell("sleep 300 & echo $! > child.pid; echo $$ > handler.pid; wait"));
   auto handler = wait_for_pid_file("handler.pid");
   auto child = wait_for_pid_file("child.pid");

@@ -55,7 +55,8 @@ TEST_CASE("a write larger than the capacity keeps only its last bytes", "[output
   CHECK(tail.text() == "89xy");
 }
 
-TEST_CASE("a write that exactly fills the tail then wraps keeps the newest bytes", "[output_tail]") {
+TEST_CASE("a write that exactly fills the tail then wraps keeps the newest bytes",
+          "[output_tail]") {
   OutputTail tail(5);
   tail.append("abcde");
   CHECK(tail.text() == "abcde");

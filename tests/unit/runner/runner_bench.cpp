@@ -116,9 +116,10 @@ int main(int argc, char** argv) {
   int leaked = uv_loop_close(&loop);
   std::error_code ec;
   fs::remove_all(pattern, ec);
-  fmt::print("runner_bench: handlers={} in_flight={} seconds={:.3f} handlers_per_s={:.0f} failed={} "
-             "self_ms={} children_ms={}\n",
-             finished, in_flight, seconds, static_cast<double>(finished) / seconds, failed,
-             cpu_ms(RUSAGE_SELF), cpu_ms(RUSAGE_CHILDREN));
+  fmt::print(
+      "runner_bench: handlers={} in_flight={} seconds={:.3f} handlers_per_s={:.0f} failed={} "
+      "self_ms={} children_ms={}\n",
+      finished, in_flight, seconds, static_cast<double>(finished) / seconds, failed,
+      cpu_ms(RUSAGE_SELF), cpu_ms(RUSAGE_CHILDREN));
   return failed == 0 && leaked == 0 ? 0 : 1;
 }

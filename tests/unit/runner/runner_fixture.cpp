@@ -49,9 +49,8 @@ HandlerSpec RunnerFixture::shell(const std::string& script) const {
 
 RunId RunnerFixture::start(const HandlerSpec& spec) {
   auto slot = std::make_shared<RunId>(0);
-  auto id = runner_->start(spec, [this, slot](HandlerResult result) {
-    results_.emplace(*slot, std::move(result));
-  });
+  auto id = runner_->start(
+      spec, [this, slot](HandlerResult result) { results_.emplace(*slot, std::move(result)); });
   REQUIRE(id.has_value());
   *slot = *id;
   return *id;
@@ -66,7 +65,8 @@ HandlerResult RunnerFixture::wait(RunId id, Millis limit) {
 
 bool RunnerFixture::run_loop_until(const std::function<bool()>& done, Millis limit) {
   auto deadline = mono_now() + limit;
-  uv_timer_start(tick_.get(), [](uv_timer_t*) {}, 10, 10);
+  uv_timer_start(
+      tick_.get(), [](uv_timer_t*) {}, 10, 10);
   while (!done() && mono_now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
   uv_timer_stop(tick_.get());
   return done();

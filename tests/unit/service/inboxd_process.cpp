@@ -73,13 +73,15 @@ void InboxdProcess::start(const std::map<std::string, std::string>& env) {
 
 bool InboxdProcess::wait_ready(std::chrono::milliseconds timeout) {
   bool exited = false;
-  wait_until([&] {
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      exited = true;
-    }
-    return exited || log().find("inboxd ready") != std::string::npos;
-  }, timeout);
+  wait_until(
+      [&] {
+        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+          pid_ = -1;
+          exited = true;
+        }
+        return exited || log().find("inboxd ready") != std::string::npos;
+      },
+      timeout);
   return !exited && log().find("inboxd ready") != std::string::npos;
 }
 

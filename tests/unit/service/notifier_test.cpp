@@ -51,8 +51,7 @@ unsigned long long monotonic_usec_now() {
          static_cast<unsigned long long>(now.tv_nsec) / 1000ULL;
 }
 
-TEST_CASE("without NOTIFY_SOCKET the notifier is disabled and every call is a no-op",
-          "[service]") {
+TEST_CASE("without NOTIFY_SOCKET the notifier is disabled and every call is a no-op", "[service]") {
   NotifierFixture f;
   f.no_notify_socket();
   auto notifier = f.notifier();
@@ -165,8 +164,8 @@ TEST_CASE("a lost notification names the socket and the daemon carries on", "[se
   REQUIRE(gone.has_value());
   auto sent = gone->notify("READY=1");
   REQUIRE_FALSE(sent.has_value());
-  CHECK(sent.error().message == "send notification to " + f.path("gone") +
-                                    ": No such file or directory");
+  CHECK(sent.error().message ==
+        "send notification to " + f.path("gone") + ": No such file or directory");
   gone->ready();
   gone->ready();
 }

@@ -53,8 +53,9 @@ class WatchdogFixture {
   void run_for(std::chrono::milliseconds duration) {
     UvHandle<uv_timer_t> stop;
     uv_timer_init(&loop_, stop.get());
-    uv_timer_start(stop.get(), [](uv_timer_t* t) { uv_stop(t->loop); },
-                   static_cast<std::uint64_t>(duration.count()), 0);
+    uv_timer_start(
+        stop.get(), [](uv_timer_t* t) { uv_stop(t->loop); },
+        static_cast<std::uint64_t>(duration.count()), 0);
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
   // Makes the loop hang in a callback for `duration` after `delay`, as a
@@ -63,9 +64,12 @@ class WatchdogFixture {
     stall_ = duration;
     uv_timer_init(&loop_, staller_.get());
     staller_->data = this;
-    uv_timer_start(staller_.get(), [](uv_timer_t* t) {
-      std::this_thread::sleep_for(static_cast<WatchdogFixture*>(t->data)->stall_);
-    }, static_cast<std::uint64_t>(delay.count()), 0);
+    uv_timer_start(
+        staller_.get(),
+        [](uv_timer_t* t) {
+          std::this_thread::sleep_for(static_cast<WatchdogFixture*>(t->data)->stall_);
+        },
+        static_cast<std::uint64_t>(delay.count()), 0);
   }
 
   const std::vector<Clock::time_point>& pings() const { return pings_; }

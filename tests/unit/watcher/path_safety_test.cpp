@@ -117,8 +117,8 @@ TEST_CASE("scan and stat_entry open no entry of a drop folder, only folders",
   OpenSpy spy({dir.root().string(), dir.path("sub")});
 
   CHECK(scanned_rels(dir) == std::vector<std::string>{"plain.pdf"});
-  for (const char* rel : {"plain.pdf", "idle.fifo", "held.fifo", "sock", "link.pdf", "null.dev",
-                          "sub/deep.fifo"}) {
+  for (const char* rel :
+       {"plain.pdf", "idle.fifo", "held.fifo", "sock", "link.pdf", "null.dev", "sub/deep.fifo"}) {
     CHECK(stat_finds(dir, rel) == (std::string(rel) == "plain.pdf"));
   }
   CHECK(spy.opened_non_folders().empty());

@@ -85,7 +85,8 @@ struct Options {
 };
 
 [[noreturn]] void usage() {
-  std::fputs("usage: scan_bench [-n FILES] [-r ROUNDS] [-s SCANS] [-d PARENT] [-p PREFIX]\n", stderr);
+  std::fputs("usage: scan_bench [-n FILES] [-r ROUNDS] [-s SCANS] [-d PARENT] [-p PREFIX]\n",
+             stderr);
   std::exit(2);
 }
 
@@ -240,7 +241,9 @@ struct Sample {
   double minor_faults = 0;  // pages the kernel had to map in during the scan
 };
 
-double cpu_ms(const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3; }
+double cpu_ms(const timeval& tv) {
+  return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+}
 
 template <class F>
 Sample measure(const char* label, F&& body) {
@@ -254,7 +257,8 @@ Sample measure(const char* label, F&& body) {
   CALLGRIND_DUMP_STATS_AT(label);
   ::getrusage(RUSAGE_SELF, &r1);
   return Sample{std::chrono::duration<double, std::milli>(t1 - t0).count(),
-                cpu_ms(r1.ru_utime) - cpu_ms(r0.ru_utime), cpu_ms(r1.ru_stime) - cpu_ms(r0.ru_stime),
+                cpu_ms(r1.ru_utime) - cpu_ms(r0.ru_utime),
+                cpu_ms(r1.ru_stime) - cpu_ms(r0.ru_stime),
                 static_cast<double>(r1.ru_minflt - r0.ru_minflt)};
 }
 
@@ -311,9 +315,10 @@ int run(const Options& opt) {
   const auto t0 = Clock::now();
   populate(root, opt);
   const double create_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  fmt::print("scan_bench: {} files in {} (created in {:.1f} s; names like {}, 45-50 bytes each; "
-             "plus .inboxd, done and failed folders)\n",
-             opt.files, root.string(), create_s, file_name(opt.prefix, 123));
+  fmt::print(
+      "scan_bench: {} files in {} (created in {:.1f} s; names like {}, 45-50 bytes each; "
+      "plus .inboxd, done and failed folders)\n",
+      opt.files, root.string(), create_s, file_name(opt.prefix, 123));
 
   // A warm-up listing so that the first measured scan does not pay for
   // anything the creation left cold.
@@ -325,9 +330,10 @@ int run(const Options& opt) {
   const Sample first = measure("inboxd-first", [&] { seen = poll.scan(); });
   check("first inboxd scan", seen, opt.files);
   rss_after.push_back(rss_kib());
-  fmt::print("first inboxd scan (every file new to the settle tracker): {:.1f} ms "
-             "(user {:.1f}, sys {:.1f}); {} files tracked\n",
-             first.wall_ms, first.user_ms, first.sys_ms, poll.tracked());
+  fmt::print(
+      "first inboxd scan (every file new to the settle tracker): {:.1f} ms "
+      "(user {:.1f}, sys {:.1f}); {} files tracked\n",
+      first.wall_ms, first.user_ms, first.sys_ms, poll.tracked());
 
   std::vector<Sample> limit;
   std::vector<Sample> inboxd;
@@ -340,10 +346,11 @@ int run(const Options& opt) {
     rss_after.push_back(rss_kib());
     const Sample& a = limit.back();
     const Sample& b = inboxd.back();
-    fmt::print("round {}: limit {:8.1f} ms (user {:6.1f}, sys {:6.1f})   inboxd {:8.1f} ms "
-               "(user {:6.1f}, sys {:6.1f})   B/A {:.2f}\n",
-               round, a.wall_ms, a.user_ms, a.sys_ms, b.wall_ms, b.user_ms, b.sys_ms,
-               b.wall_ms / a.wall_ms);
+    fmt::print(
+        "round {}: limit {:8.1f} ms (user {:6.1f}, sys {:6.1f})   inboxd {:8.1f} ms "
+        "(user {:6.1f}, sys {:6.1f})   B/A {:.2f}\n",
+        round, a.wall_ms, a.user_ms, a.sys_ms, b.wall_ms, b.user_ms, b.sys_ms,
+        b.wall_ms / a.wall_ms);
   }
   // More scans of the unchanged folder: the memory they use must not grow.
   while (static_cast<int>(rss_after.size()) < opt.scans) {
@@ -363,24 +370,27 @@ int run(const Options& opt) {
   // Each round's B/A: the machine's speed drifts between rounds, and both
   // scans of a round see the same drift.
   std::vector<double> ratios;
-  for (std::size_t i = 0; i < limit.size(); ++i) ratios.push_back(inboxd[i].wall_ms / limit[i].wall_ms);
+  for (std::size_t i = 0; i < limit.size(); ++i)
+    ratios.push_back(inboxd[i].wall_ms / limit[i].wall_ms);
   const double ratio = median(ratios);
   const long peak = peak_rss_kib();
-  fmt::print("median of {} rounds: limit {:.1f} ms ({:.3f} us/file), inboxd {:.1f} ms "
-             "({:.3f} us/file); B/A {:.2f} (median of the rounds' ratios; ratio of the medians "
-             "{:.2f}); first inboxd scan {:.1f} ms ({:.3f} us/file)\n",
-             opt.rounds, a_ms, a_ms * 1e3 / files, b_ms, b_ms * 1e3 / files, ratio, b_ms / a_ms,
-             first.wall_ms, first.wall_ms * 1e3 / files);
-  fmt::print("median CPU: limit user {:.1f} + sys {:.1f} ms, inboxd user {:.1f} + sys {:.1f} ms; "
-             "minor page faults per scan: limit {:.0f}, inboxd {:.0f}\n",
-             med(limit, &Sample::user_ms), med(limit, &Sample::sys_ms), med(inboxd, &Sample::user_ms),
-             med(inboxd, &Sample::sys_ms), med(limit, &Sample::minor_faults),
-             med(inboxd, &Sample::minor_faults));
-  fmt::print("RSS after inboxd scan 1: {} KiB, after scan {}: {} KiB (growth {} KiB, highest "
-             "after any scan {} KiB); peak RSS (ru_maxrss) {} KiB\n",
-             rss_after.front(), rss_after.size(), rss_after.back(),
-             rss_after.back() - rss_after.front(),
-             *std::max_element(rss_after.begin(), rss_after.end()), peak);
+  fmt::print(
+      "median of {} rounds: limit {:.1f} ms ({:.3f} us/file), inboxd {:.1f} ms "
+      "({:.3f} us/file); B/A {:.2f} (median of the rounds' ratios; ratio of the medians "
+      "{:.2f}); first inboxd scan {:.1f} ms ({:.3f} us/file)\n",
+      opt.rounds, a_ms, a_ms * 1e3 / files, b_ms, b_ms * 1e3 / files, ratio, b_ms / a_ms,
+      first.wall_ms, first.wall_ms * 1e3 / files);
+  fmt::print(
+      "median CPU: limit user {:.1f} + sys {:.1f} ms, inboxd user {:.1f} + sys {:.1f} ms; "
+      "minor page faults per scan: limit {:.0f}, inboxd {:.0f}\n",
+      med(limit, &Sample::user_ms), med(limit, &Sample::sys_ms), med(inboxd, &Sample::user_ms),
+      med(inboxd, &Sample::sys_ms), med(limit, &Sample::minor_faults),
+      med(inboxd, &Sample::minor_faults));
+  fmt::print(
+      "RSS after inboxd scan 1: {} KiB, after scan {}: {} KiB (growth {} KiB, highest "
+      "after any scan {} KiB); peak RSS (ru_maxrss) {} KiB\n",
+      rss_after.front(), rss_after.size(), rss_after.back(), rss_after.back() - rss_after.front(),
+      *std::max_element(rss_after.begin(), rss_after.end()), peak);
 
   nlohmann::json out = {
       {"bench", "scan_bench"},

@@ -184,7 +184,8 @@ TEST_CASE("100,000 files seen one by one settle without quadratic work", "[watch
     REQUIRE(f.tracker.next_deadline().has_value());  // asked after every event, as the inbox does
   }
   std::size_t claimed = 0;
-  for (auto batch = f.tracker.due(f.now, 1000); !batch.empty(); batch = f.tracker.due(f.now, 1000)) {
+  for (auto batch = f.tracker.due(f.now, 1000); !batch.empty();
+       batch = f.tracker.due(f.now, 1000)) {
     for (const auto& rel : batch) f.tracker.forget(rel);
     claimed += batch.size();
   }
