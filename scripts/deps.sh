@@ -6,7 +6,7 @@ INBOXD_PACKAGES=(
   libuv1-dev libyaml-cpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libcli11-dev
   systemd systemd-container
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   sshfs openssh-server
 )
 
