@@ -1342,10 +1342,14 @@ void Inbox::spawn_handler(const Launch& launch) {
 // fails, the queue takes the record instead.
 std::optional<std::size_t> Inbox::record_pid(const queue::Job& job, int attempt, pid_t pid) {
   auto start = runner::process_start_time(pid).value_or(0);
+  bool was_failing = services_.pids->failing();
   auto slot = services_.pids->put({job.id, attempt, pid, start});
   if (slot) return *slot;
-  log_->warn("handler pid kept in the queue {} error={}", job_fields(job, attempt),
-             quote(slot.error().message));
+  // Once per stretch of failures, not once per handler.
+  if (!was_failing) {
+    log_->warn("handler pids kept in the queue until the pid table works again {} error={}",
+               job_fields(job, attempt), quote(slot.error().message));
+  }
   (void)services_.store->set_attempt_pid(job.id, attempt, pid, start);
   return std::nullopt;
 }

@@ -70,6 +70,12 @@ Result<std::vector<PidTable::Record>> PidTable::take_over(const std::filesystem:
 }
 
 Result<std::size_t> PidTable::put(const Record& record) {
+  auto slot = write(record);
+  failing_ = !slot;
+  return slot;
+}
+
+Result<std::size_t> PidTable::write(const Record& record) {
   std::size_t slot = 0;
   if (!free_.empty()) {
     slot = free_.back();

@@ -47,11 +47,16 @@ class PidTable {
   Result<std::size_t> put(const Record& record);
   // The handler of `slot` is gone: its file may be reused.
   void release(std::size_t slot) { free_.push_back(slot); }
+  // The last put() failed.
+  bool failing() const { return failing_; }
 
  private:
+  Result<std::size_t> write(const Record& record);
+
   std::filesystem::path dir_;
   std::vector<UniqueFd> files_;
   std::vector<std::size_t> free_;
+  bool failing_ = false;
 };
 
 }  // namespace inboxd::app

@@ -86,11 +86,15 @@ TEST_CASE("files that are not records are skipped and removed", "[pid_table]") {
   CHECK(fs::is_empty(f.dir()));
 }
 
-TEST_CASE("a table whose folder cannot be written reports the file it could not open",
+TEST_CASE("a table whose folder cannot be written names the file, and recovers once it can",
           "[pid_table]") {
   TableFolder f;
   PidTable table(f.dir());  // never created
   auto slot = table.put({1, 1, 2, 3});
   REQUIRE_FALSE(slot);
   CHECK_THAT(slot.error().message, Catch::Contains((f.dir() / "0").string()));
+  CHECK(table.failing());
+  REQUIRE(PidTable::take_over(f.dir()));  // the folder is there now
+  CHECK(table.put({1, 1, 2, 3}));
+  CHECK_FALSE(table.failing());
 }
