@@ -716,6 +716,28 @@ TEST_CASE("jobs can be filtered by inbox and state", "[queue][jobs]") {
   CHECK(q.listed({.state = JobState::kClaiming}).empty());
 }
 
+// Waiting jobs are listed from jobs_waiting, which is ordered by due time:
+// the listing still runs newest first and pages by id.
+TEST_CASE("waiting jobs are listed newest first across inboxes, whatever their due times",
+          "[queue][jobs]") {
+  QueueFixture q;
+  // Due times run the other way round from ids in both states.
+  auto a = q.claim("a", kT0, "scans");
+  auto b = q.claim("b", kT0 + 10, "invoices");
+  auto c = q.claim("c", kT0, "scans");
+  auto d = q.claim("d", kT0 + 40, "invoices");
+  q.start(a);
+  q.fail_for_retry(a, kT0 + 5);
+  q.start(c);
+  q.fail_for_retry(c, kT0 + 1'000'000);
+  CHECK(q.listed({.state = JobState::kQueued}) == Ids{d, b});
+  CHECK(q.listed({.state = JobState::kRetryWait}) == Ids{c, a});
+  CHECK(q.listed({.state = JobState::kRetryWait, .limit = 1}) == Ids{c});
+  CHECK(q.listed({.state = JobState::kRetryWait, .limit = 1, .before_id = c}) == Ids{a});
+  CHECK(q.listed({.inbox = "invoices", .state = JobState::kQueued, .before_id = d}) == Ids{b});
+  CHECK(q.listed({.inbox = "scans", .state = JobState::kQueued}).empty());
+}
+
 // --- Recovery -------------------------------------------------------------------
 
 TEST_CASE("interrupted jobs come back with their last attempt", "[queue][recovery]") {
