@@ -1,5 +1,6 @@
 #include "daemon/app/folder_tasks.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <system_error>
 
 #include "common/sys_error.hpp"
+#include "common/unique_fd.hpp"
 #include "daemon/app/outcome.hpp"
 
 namespace inboxd::app {
@@ -99,6 +101,23 @@ StatResults stat_files(const fs::path& root, const std::vector<std::string>& rel
     results.emplace_back(rels[i], info && *info ? std::optional(**info) : std::nullopt);
   }
   return results;
+}
+
+bool folder_is_empty(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return false;
+  alignas(struct dirent64) char buf[4096];
+  for (;;) {
+    ssize_t got = ::getdents64(fd.get(), buf, sizeof buf);
+    if (got < 0) return false;
+    if (got == 0) return true;
+    for (ssize_t at = 0; at < got;) {
+      const auto* entry = reinterpret_cast<const struct dirent64*>(buf + at);
+      std::string_view name(entry->d_name);
+      if (name != "." && name != "..") return false;
+      at += entry->d_reclen;
+    }
+  }
 }
 
 namespace {
@@ -285,8 +304,7 @@ PlaceResult place_one(const PlaceRequest& request, std::set<fs::path>& checked) 
   // an empty folder stays empty between the look and the rename. rmdir
   // refuses a folder that other files still share.
   auto folder = request.from.parent_path();
-  std::error_code ec;
-  if (request.keep_folder_as && fs::is_empty(folder, ec) &&
+  if (request.keep_folder_as && folder_is_empty(folder) &&
       ::renameat2(AT_FDCWD, folder.c_str(), AT_FDCWD, request.keep_folder_as->c_str(),
                   RENAME_NOREPLACE) == 0) {
     result.kept_folder = request.keep_folder_as;

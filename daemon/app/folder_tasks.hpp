@@ -61,6 +61,11 @@ ScanResult scan_folder(const std::filesystem::path& root, const std::string& rel
 using StatResults = std::vector<std::pair<std::string, std::optional<watcher::FileInfo>>>;
 StatResults stat_files(const std::filesystem::path& root, const std::vector<std::string>& rels);
 
+// Whether `dir` is a folder with nothing in it: one open and two reads of
+// its entries, where std::filesystem takes seven calls. Anything that fails
+// counts as not empty.
+bool folder_is_empty(const std::filesystem::path& dir);
+
 // --- Claims: step 2, the renames into the spool ------------------------------
 
 // Empty spool folders kept for reuse are named .free-<id of the job that left

@@ -1213,6 +1213,7 @@ void Inbox::release_work_dir(const fs::path& dir) {
 }
 
 bool Inbox::empty_folder(const fs::path& dir) {
+  if (folder_is_empty(dir)) return true;
   std::error_code ec;
   bool emptied = true;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {

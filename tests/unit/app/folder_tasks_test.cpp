@@ -14,6 +14,7 @@
 #include "tests/unit/app/app_test_support.hpp"
 
 namespace fs = std::filesystem;
+using inboxd::app::folder_is_empty;
 using inboxd::app::move_into_spool;
 using inboxd::app::place_outcome;
 using inboxd::app::place_outcomes;
@@ -268,4 +269,26 @@ TEST_CASE("outcomes moved together land under names of their own, and a missing 
   CHECK(read_file(f.root() / "done" / "report~1.pdf") == "second");
   CHECK(read_file(f2) == "other");
   CHECK_FALSE(fs::exists(f.spool() / "8"));
+}
+
+TEST_CASE("a folder is empty only when it holds no entry at all, and only when it is a folder",
+          "[folder_tasks]") {
+  InboxFolder f;
+  auto dir = f.root() / "work";
+  fs::create_directories(dir);
+  CHECK(folder_is_empty(dir));
+  f.put(dir / ".hidden", "x");
+  CHECK_FALSE(folder_is_empty(dir));
+  fs::remove(dir / ".hidden");
+  fs::create_directories(dir / "sub");
+  CHECK_FALSE(folder_is_empty(dir));
+  fs::remove(dir / "sub");
+  for (int i = 0; i < 300; ++i) f.put(dir / ("file-with-a-longer-name-" + std::to_string(i)), "x");
+  CHECK_FALSE(folder_is_empty(dir));
+  CHECK_FALSE(folder_is_empty(dir / "file-with-a-longer-name-0"));
+  CHECK_FALSE(folder_is_empty(f.root() / "missing"));
+  fs::create_directories(f.root() / "empty");
+  fs::create_directory_symlink(f.root() / "empty", f.root() / "link");
+  CHECK(folder_is_empty(f.root() / "empty"));
+  CHECK_FALSE(folder_is_empty(f.root() / "link"));
 }
