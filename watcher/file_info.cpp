@@ -197,19 +197,11 @@ Result<std::optional<FileInfo>> stat_in(const UniqueFd& dir, const std::filesyst
   return std::optional<FileInfo>{to_file_info(std::string(rel), st)};
 }
 
-Unexpected<Error> invalid_name(const std::filesystem::path& root, std::string_view rel) {
-  return fail("lstat " + join_path(root, rel) + ": invalid file name", EINVAL);
-}
-
 }  // namespace
 
 Result<std::optional<FileInfo>> stat_entry(const std::filesystem::path& root,
                                            std::string_view rel) {
-  auto split = split_rel(rel);
-  if (!split) return invalid_name(root, rel);
-  auto dir = open_folder(root, split->first, DirAccess::kLookup);
-  if (!dir) return fail(dir.error());
-  return stat_in(*dir, root, rel, split->second);
+  return std::move(stat_entries(root, {std::string(rel)}).front());
 }
 
 std::vector<Result<std::optional<FileInfo>>> stat_entries(const std::filesystem::path& root,
@@ -221,7 +213,7 @@ std::vector<Result<std::optional<FileInfo>>> stat_entries(const std::filesystem:
   for (const auto& rel : rels) {
     auto split = split_rel(rel);
     if (!split) {
-      results.emplace_back(invalid_name(root, rel));
+      results.emplace_back(fail("lstat " + join_path(root, rel) + ": invalid file name", EINVAL));
       continue;
     }
     if (open_parent != split->first) {

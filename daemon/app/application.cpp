@@ -93,7 +93,7 @@ int Application::run() {
   log_->info("inboxd starting version={} pid={} run={} config={} state_dir={} inboxes={}", kVersion,
              ::getpid(), run_id_, log::quote(config_.file.string()),
              log::quote(config_.state_dir.string()), log::quote(names));
-  auto left = PidTable::take_over(config_.state_dir / "handlers");
+  auto left = pids_.take_over();
   if (!left) log_->error("cannot read handler records error={}", log::quote(left.error().message));
   recover_interrupted_jobs(left ? *left : std::vector<PidTable::Record>{});
   for (const auto& inbox_config : config_.inboxes) {
@@ -207,11 +207,12 @@ void Application::recover_interrupted_jobs(const std::vector<PidTable::Record>& 
   for (auto& [job, attempt] : *interrupted) {
     // The pid table, or the queue for a handler it could not record (and
     // for queues written by an inboxd from before the table).
-    for (const auto& record : left) {
-      if (record.job_id == job.id && record.attempt == attempt.attempt) {
-        attempt.pid = record.pid;
-        attempt.pid_start_time = record.start_time;
-      }
+    auto record = std::find_if(left.begin(), left.end(), [&](const PidTable::Record& r) {
+      return r.job_id == job.id && r.attempt == attempt.attempt;
+    });
+    if (record != left.end()) {
+      attempt.pid = record->pid;
+      attempt.pid_start_time = record->start_time;
     }
     int killed = !rebooted ? runner::kill_orphaned_group(static_cast<pid_t>(attempt.pid),
                                                          attempt.pid_start_time)

@@ -86,10 +86,8 @@ Inbox::Inbox(Services& services, config::InboxConfig config)
   }
   uv_idle_init(services_.loop, pump_idle_.get());
   pump_idle_.get()->data = this;
-  for (auto* check : {closed_check_.get(), placeable_check_.get()}) {
-    uv_check_init(services_.loop, check);
-    check->data = this;
-  }
+  uv_check_init(services_.loop, turn_end_check_.get());
+  turn_end_check_.get()->data = this;
   // Work folders inside the inbox are never watched or scanned.
   auto inside = [this](const fs::path& dir) {
     auto rel = dir.lexically_relative(config_.path);
@@ -401,11 +399,27 @@ void Inbox::observe_closed(const std::string& rel) {
     stat_closed();
     return;
   }
-  uv_check_start(closed_check_.get(), [](uv_check_t* check) {
+  at_turn_end();
+}
+
+// What one turn of the loop gathered while it read its I/O is done once all
+// of it is read (a check handle runs right after): the files closed
+// meanwhile are stat'ed and claimed together, and the files that a sync
+// freed go to the folder thread as one task (place_file).
+void Inbox::at_turn_end() {
+  uv_check_start(turn_end_check_.get(), [](uv_check_t* check) {
     uv_check_stop(check);
     auto* self = static_cast<Inbox*>(check->data);
-    guarded(*self->log_, "closed files", [self] { self->stat_closed(); });
+    guarded(*self->log_, "end of loop turn", [self] { self->on_turn_end(); });
   });
+}
+
+void Inbox::on_turn_end() {
+  if (!placeable_.empty()) {
+    committing_ -= static_cast<int>(placeable_.size());
+    post_placements(std::exchange(placeable_, {}));
+  }
+  if (!intake_stopped_) stat_closed();
 }
 
 void Inbox::stat_closed() {
@@ -1585,14 +1599,7 @@ void Inbox::place_file(const queue::Job& job) {
         if (life.expired()) return;
         if (!error) {
           placeable_.push_back(job);
-          uv_check_start(placeable_check_.get(), [](uv_check_t* check) {
-            uv_check_stop(check);
-            auto* self = static_cast<Inbox*>(check->data);
-            guarded(*self->log_, "placements", [self] {
-              self->committing_ -= static_cast<int>(self->placeable_.size());
-              self->post_placements(std::exchange(self->placeable_, {}));
-            });
-          });
+          at_turn_end();
           return;
         }
         --committing_;
@@ -1782,7 +1789,6 @@ void Inbox::stop_intake() {
   uv_timer_stop(scan_timer_.get());
   uv_timer_stop(retry_timer_.get());
   uv_idle_stop(pump_idle_.get());
-  uv_check_stop(closed_check_.get());
 }
 
 void Inbox::stop_handlers(Millis grace) {

@@ -189,6 +189,8 @@ class Inbox {
   void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
   void observe_closed(const std::string& rel);
   void stat_closed();
+  void at_turn_end();
+  void on_turn_end();
   void on_closed_stats(const StatResults& stats);
   void arm_settle_timer();
   void on_settle_timer();
@@ -317,10 +319,9 @@ class Inbox {
   UvHandle<uv_timer_t> settle_timer_;
   UvHandle<uv_timer_t> scan_timer_;  // rescan_interval / poll_interval / unavailable retry
   UvHandle<uv_timer_t> retry_timer_;
-  UvHandle<uv_timer_t> breaker_timer_;    // wakes the inbox when the cooldown ends
-  UvHandle<uv_idle_t> pump_idle_;         // pump_soon()
-  UvHandle<uv_check_t> closed_check_;     // closed files of this loop turn (observe_closed)
-  UvHandle<uv_check_t> placeable_check_;  // posts placeable_ at the end of the loop turn
+  UvHandle<uv_timer_t> breaker_timer_;   // wakes the inbox when the cooldown ends
+  UvHandle<uv_idle_t> pump_idle_;        // pump_soon()
+  UvHandle<uv_check_t> turn_end_check_;  // at_turn_end()
   std::map<std::int64_t, Running> running_;
   struct WorkSlot {
     bool taken = false;

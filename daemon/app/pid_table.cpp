@@ -46,10 +46,10 @@ std::optional<PidTable::Record> PidTable::parse(std::string_view text) {
   return r;
 }
 
-Result<std::vector<PidTable::Record>> PidTable::take_over(const std::filesystem::path& dir) {
+Result<std::vector<PidTable::Record>> PidTable::take_over() {
   std::vector<Record> records;
   std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid()) continue;
     char buf[kRecordSize + 1] = {};
@@ -60,12 +60,12 @@ Result<std::vector<PidTable::Record>> PidTable::take_over(const std::filesystem:
     }
   }
   if (ec && ec != std::errc::no_such_file_or_directory) {
-    return fail("read " + dir.string() + ": " + ec.message(), ec.value());
+    return fail("read " + dir_.string() + ": " + ec.message(), ec.value());
   }
-  std::filesystem::remove_all(dir, ec);
-  if (ec) return fail("remove " + dir.string() + ": " + ec.message(), ec.value());
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail("mkdir " + dir.string() + ": " + ec.message(), ec.value());
+  std::filesystem::remove_all(dir_, ec);
+  if (ec) return fail("remove " + dir_.string() + ": " + ec.message(), ec.value());
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return fail("mkdir " + dir_.string() + ": " + ec.message(), ec.value());
   return records;
 }
 

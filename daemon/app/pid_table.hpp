@@ -33,13 +33,13 @@ class PidTable {
     std::uint64_t start_time = 0;  // /proc/<pid>/stat field 22
   };
 
-  // `dir` must exist (take_over leaves it so).
+  // Nothing is read or written before take_over().
   explicit PidTable(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-  // The records an earlier process left in `dir`, after which `dir` is
-  // empty; unreadable or garbled files are skipped. Creates `dir` if
-  // missing.
-  static Result<std::vector<Record>> take_over(const std::filesystem::path& dir);
+  // The records an earlier process left, after which the folder exists
+  // and is empty; unreadable or garbled files are skipped. Call it once,
+  // before the first put().
+  Result<std::vector<Record>> take_over();
   // Parses one file's content; nullopt when it is not a record.
   static std::optional<Record> parse(std::string_view text);
 

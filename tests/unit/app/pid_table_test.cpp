@@ -34,14 +34,14 @@ bool same(const PidTable::Record& a, const PidTable::Record& b) {
 TEST_CASE("records written by one process are found by the next, which starts empty",
           "[pid_table]") {
   TableFolder f;
-  REQUIRE(PidTable::take_over(f.dir()));  // creates the folder
   PidTable table(f.dir());
+  REQUIRE(table.take_over());  // creates the folder
   const PidTable::Record first{41, 1, 1234, 998877};
   const PidTable::Record second{42, 3, 5678, 998878};
   REQUIRE(table.put(first));
   REQUIRE(table.put(second));
 
-  auto left = PidTable::take_over(f.dir());
+  auto left = PidTable(f.dir()).take_over();  // the next process
   REQUIRE(left);
   REQUIRE(left->size() == 2);
   bool found_first = same((*left)[0], first) || same((*left)[1], first);
@@ -54,8 +54,8 @@ TEST_CASE("records written by one process are found by the next, which starts em
 TEST_CASE("a released slot is rewritten in place, with no tail of the longer record before",
           "[pid_table]") {
   TableFolder f;
-  REQUIRE(PidTable::take_over(f.dir()));
   PidTable table(f.dir());
+  REQUIRE(table.take_over());
   auto slot = table.put({123456789012, 12, 4194303, 18446744073709551615ULL});
   REQUIRE(slot);
   table.release(*slot);
@@ -66,20 +66,20 @@ TEST_CASE("a released slot is rewritten in place, with no tail of the longer rec
   auto record = PidTable::parse(text);
   REQUIRE(record);
   CHECK(same(*record, {7, 1, 42, 5}));
-  auto left = PidTable::take_over(f.dir());
+  auto left = PidTable(f.dir()).take_over();
   REQUIRE(left);
   CHECK(left->size() == 1);
 }
 
 TEST_CASE("files that are not records are skipped and removed", "[pid_table]") {
   TableFolder f;
-  REQUIRE(PidTable::take_over(f.dir()));
+  REQUIRE(PidTable(f.dir()).take_over());
   f.put_file("0", "inboxd handler job=9 attempt=1 pid=77 start=100\n");
   f.put_file("1", "");
   f.put_file("2", "inboxd handler job=9 attempt=1 pid=-5 start=100\n");
   f.put_file("3", "inboxd handler job=9 attempt=1 pid=77 start=100 extra\n");
   f.put_file("4", "something else entirely");
-  auto left = PidTable::take_over(f.dir());
+  auto left = PidTable(f.dir()).take_over();
   REQUIRE(left);
   REQUIRE(left->size() == 1);
   CHECK(same(left->front(), {9, 1, 77, 100}));
@@ -94,7 +94,7 @@ TEST_CASE("a table whose folder cannot be written names the file, and recovers o
   REQUIRE_FALSE(slot);
   CHECK_THAT(slot.error().message, Catch::Contains((f.dir() / "0").string()));
   CHECK(table.failing());
-  REQUIRE(PidTable::take_over(f.dir()));  // the folder is there now
+  REQUIRE(table.take_over());  // the folder is there now
   CHECK(table.put({1, 1, 2, 3}));
   CHECK_FALSE(table.failing());
 }
