@@ -27,6 +27,10 @@ using log::quote;
 // Files claimed per transaction pair; larger bursts take several rounds so
 // the loop stays responsive.
 constexpr std::size_t kClaimBatch = 1000;
+// How long claims wait at most for a writer's burst to pause (see
+// claim_room); past it the rest of the burst is claimed along, so what
+// waits in memory is bounded by what a writer creates in this time.
+constexpr auto kMaxYield = std::chrono::seconds(1);
 // Emptied spool folders kept for the next claims (see SpoolMove::reuse), as
 // many as a large burst leaves (8 bytes each here). Removing them costs more
 // than the rmdir: on ext4 every later mkdir then looks past the inodes freed
@@ -352,7 +356,7 @@ void Inbox::on_event(const watcher::Event& event) {
       closing_.erase(event.rel);
       if (filter_.accepts(watcher::name_of(event.rel))) settle_.note_writing(event.rel, now);
       break;
-    case watcher::EventKind::kClosed: observe_closed(event.rel); break;
+    case watcher::EventKind::kClosed: observe_closed(event.rel, now); break;
     case watcher::EventKind::kRemoved:
       closing_.erase(event.rel);
       settle_.forget(event.rel);
@@ -391,7 +395,8 @@ void Inbox::on_event(const watcher::Event& event) {
 // together once its I/O is read (a check handle runs right after): one
 // transaction for all that one read of the inotify queue brought, instead
 // of one per file. On a share a stat in flight gathers them the same way.
-void Inbox::observe_closed(const std::string& rel) {
+void Inbox::observe_closed(const std::string& rel, MonoTime now) {
+  burst_.note_close(now);
   if (!filter_.accepts(watcher::name_of(rel))) return;
   ++closing_[rel];
   closed_.push_back(rel);
@@ -523,8 +528,10 @@ void Inbox::arm_settle_timer() {
     uv_timer_stop(settle_timer_.get());
     return;
   }
+  auto now = mono_now();
   auto when = std::max(*deadline, backlog_until_);
-  auto delay = std::chrono::duration_cast<Millis>(when - mono_now()).count();
+  if (yielding(now)) when = std::max(when, burst_.quiet_at());
+  auto delay = std::chrono::duration_cast<Millis>(when - now).count();
   uv_timer_start(
       settle_timer_.get(),
       [](uv_timer_t* t) {
@@ -539,7 +546,9 @@ void Inbox::arm_settle_timer() {
 // regular ones are forgotten. One such round runs at a time.
 void Inbox::on_settle_timer() {
   if (intake_stopped_ || !available_ || stuck_ || settling_) return;
-  auto due = settle_.due(mono_now(), kClaimBatch);
+  auto now = mono_now();
+  auto room = claim_room(now);
+  auto due = room > 0 ? settle_.due(now, room) : std::vector<std::string>{};
   if (due.empty()) {
     arm_settle_timer();
     return;
@@ -588,19 +597,46 @@ void Inbox::on_settle_stats(const StatResults& stats) {
 //     marked `queued` (recover_claims settles what a crash interrupted).
 // The renames run on the folder thread; when several daemons watch one
 // share, the rename decides who wins, and a lost rename leaves no job.
+// How many files the next claim may take: a full batch, unless a writer is
+// filling the folder (WriteBurst). Then claims wait for its burst to pause,
+// taking only a few files whenever handler slots stand idle, and after
+// kMaxYield of waiting take full batches again until it ends.
+std::size_t Inbox::claim_room(MonoTime now) {
+  if (!burst_.busy(now)) return kClaimBatch;
+  if (yield_began_ < burst_.began()) yield_began_ = now;
+  if (now - yield_began_ >= kMaxYield) return kClaimBatch;
+  if (!starved_) return 0;
+  return std::max<std::size_t>(8, 4 * static_cast<std::size_t>(config_.concurrency));
+}
+
+// Whether claims wait for a writer's burst now (claim_room, without
+// starting the count towards kMaxYield).
+bool Inbox::yielding(MonoTime now) const {
+  return burst_.busy(now) && !starved_ &&
+         (yield_began_ < burst_.began() || now - yield_began_ < kMaxYield);
+}
+
 void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
   auto defer = [this] {
     backlog_until_ = mono_now() + config_.poll_interval;
     settling_ = false;
     arm_settle_timer();
   };
+  // Files left out stay in the settle tracker, due: its timer brings them
+  // back once the burst pauses or a slot stands idle.
+  auto yield_room = claim_room(mono_now());
+  if (yield_room == 0) {
+    settling_ = false;
+    arm_settle_timer();
+    return;
+  }
   if (services_.state_disk->failing()) return defer();
   auto waiting = services_.store->waiting_count(config_.name);
   if (!waiting) {
     log_->error("claim deferred inbox={} error={}", config_.name, quote(waiting.error().message));
     return defer();
   }
-  auto room = config_.max_queue - *waiting;
+  auto room = std::min(config_.max_queue - *waiting, static_cast<std::int64_t>(yield_room));
   if (room <= 0) {
     if (backlog_until_ == MonoTime{}) {
       log_->warn("queue full inbox={} max_queue={}: files wait in the drop folder", config_.name,
@@ -993,6 +1029,7 @@ void Inbox::pump() {
 }
 
 void Inbox::pump_round() {
+  bool was_starved = std::exchange(starved_, false);
   if (intake_stopped_ || !available_ || stuck_ || paused_ || services_.state_disk->failing())
     return;
   auto free = config_.concurrency - static_cast<int>(running_.size() + starting_.size());
@@ -1030,6 +1067,9 @@ void Inbox::pump_round() {
       backlog_until_ = MonoTime{};
       arm_settle_timer();
     }
+    // Slots stand idle: claims waiting for a writer's burst take a few now.
+    starved_ = free > 0;
+    if (starved_ && !was_starved) arm_settle_timer();
   }
   arm_retry_timer();
 }

@@ -47,6 +47,7 @@
 #include "daemon/queue/queue_store.hpp"
 #include "daemon/runner/handler_process.hpp"
 #include "watcher/watcher.hpp"
+#include "watcher/write_burst.hpp"
 
 namespace spdlog {
 class logger;
@@ -187,7 +188,7 @@ class Inbox {
   void on_scanned(const ScanResult& result, bool full);
   bool overflow_recent() const;  // within kOverflowNotice of the last overflow
   void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
-  void observe_closed(const std::string& rel);
+  void observe_closed(const std::string& rel, MonoTime now);
   void stat_closed();
   void at_turn_end();
   void on_turn_end();
@@ -198,6 +199,8 @@ class Inbox {
   bool skip_dir(std::string_view rel_dir) const;
 
   // Claiming.
+  std::size_t claim_room(MonoTime now);
+  bool yielding(MonoTime now) const;
   void claim_batch(const std::vector<watcher::FileInfo>& files);
   std::vector<SpoolMove> spool_moves(const std::vector<queue::NewClaim>& claims,
                                      const std::vector<std::int64_t>& ids, bool share_folders);
@@ -350,6 +353,9 @@ class Inbox {
   bool settling_ = false;
   bool stating_closed_ = false;
   std::vector<std::string> closed_;  // closed by their writer, to be stat'ed
+  watcher::WriteBurst burst_;        // is a writer filling the folder fast? (claim_room)
+  MonoTime yield_began_{};           // claims wait for the burst since then
+  bool starved_ = false;             // at the last pump: idle slots, nothing runnable
   // Per rel: closes whose stat is pending; a new write or a removal in the
   // meantime voids them (the next close brings a fresh stat).
   std::map<std::string, int> closing_;

@@ -251,3 +251,51 @@ TEST_CASE("a 2000-file burst is handled exactly once each", "[pipeline][burst]")
   CHECK(d.wait_until(landed_in_done, 20s));
   CHECK(d.stop() == 0);
 }
+
+// Claims wait for a fast writer to pause (a claim's rename needs the lock a
+// writer holds for every file it creates), but not while handler slots stand
+// idle: files written two a millisecond for a little less than the longest
+// such wait are being handled before the writer stops, and every one of
+// them exactly once. (Where the writer stalls for longer than the quiet
+// time, claims also go on in its pauses.)
+TEST_CASE("handlers run while a writer is still filling the folder", "[pipeline][burst]") {
+  DaemonFixture d;
+  d.configure({"/bin/sh", "-c", "printf '%s\\\\0' \\\"$1\\\" >> \\\"$RECORD_DIR/burst.log\\\"",
+               "sh", "{name}"},
+              "settle: 0\nconcurrency: 2");
+  d.start();
+  std::size_t written = 0;
+  auto stop_at = std::chrono::steady_clock::now() + 900ms;
+  while (std::chrono::steady_clock::now() < stop_at) {
+    d.drop("f" + std::to_string(written++) + ".dat", "x");
+    if (written % 2 == 0) std::this_thread::sleep_for(1ms);
+  }
+  auto handled_meanwhile = recorded_args(d.records() / "burst.log").size();
+  INFO(written << " files written, " << handled_meanwhile << " handled meanwhile");
+  // More than the few files claimed before the burst was recognised.
+  CHECK(handled_meanwhile > 10);
+
+  REQUIRE(d.wait_until([&] { return d.files_in(d.done()).size() == written; }, 300s));
+  CHECK(recorded_args(d.records() / "burst.log").size() == written);
+  CHECK(d.stop() == 0);
+}
+
+TEST_CASE("a burst written into a paused inbox is claimed in full once the writer stops",
+          "[pipeline][burst]") {
+  DaemonFixture d;
+  d.configure({DaemonFixture::fixture("record-handler"), "{path}"}, "settle: 0");
+  d.start();
+  AdminClient client(d);
+  REQUIRE((*client.ask(R"({"cmd":"pause","inbox":"in"})"))["ok"].get<bool>());
+  constexpr std::size_t kFiles = 1500;
+  for (std::size_t i = 0; i < kFiles; ++i) d.drop("f" + std::to_string(i) + ".dat", "x");
+  auto queued = [&] {
+    auto reply = client.ask(R"({"cmd":"status"})");
+    return reply && (*reply)["inboxes"][0]["counts"]["queued"].get<std::size_t>() == kFiles;
+  };
+  // Nothing waits for a rescan: claims resume as soon as the burst is over.
+  CHECK(d.wait_until(queued, 20s));
+  CHECK(d.files_in(d.inbox()).empty());
+  CHECK(d.handler_runs().empty());
+  CHECK(d.stop() == 0);
+}
