@@ -81,10 +81,11 @@ machine_section() {
 | versions | $(j '.machine.versions.inboxd'); $(j '.machine.versions.inotifywait'); $(j '.machine.versions.incron'); SQLite $(j '.machine.versions.sqlite'); $(j '.machine.versions.valgrind') |
 | handler | \`bench/handler.c\`, linked $(j '.machine.handler_link') |
 
-Run folders are removed only when the benchmark ends: on ext4 without a
-journal, creating files after many deletions is up to five times slower for
-minutes (\`retire\` in \`bench/lib.sh\`), which would have charged each run
-for the cleanup of the one before.
+Run folders are removed only when the benchmark ends, and on ext4 without a
+journal the benchmark first waits 30 s for the writeback of earlier
+deletions: there, creating files after many deletions is up to twenty times
+slower for tens of seconds (\`retire\` in \`bench/lib.sh\`), which would
+have charged each run for the cleanup of the one before.
 
 Other people were compiling and running tests on this machine during the run
 (see the load averages above; each throughput run records the 1-minute load
