@@ -273,19 +273,35 @@ Result<fs::path> move_to_destination(const PlaceRequest& request, const fs::path
   return move_into(request.from, dest_dir, request.rel, request.failed);
 }
 
+// Most done files land under their own name: one rename, with no look at
+// either end first (it never replaces anything; anything else it meets
+// takes the full path in place_one). Failed files need a free name for
+// their report too, so they always take the full path.
+bool moved_under_own_name(const PlaceRequest& request, std::set<fs::path>& checked) {
+  if (!request.dest_dir || request.failed) return false;
+  const auto& dest_dir = *request.dest_dir;
+  if (!checked.contains(dest_dir)) {
+    if (!check_own_folder(request.inbox, dest_dir)) return false;
+    checked.insert(dest_dir);
+  }
+  auto dest = dest_dir / fs::path(request.rel);
+  return ::renameat2(AT_FDCWD, request.from.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0;
+}
+
 PlaceResult place_one(const PlaceRequest& request, std::set<fs::path>& checked) {
   PlaceResult result;
   result.final_path = request.from;
   struct stat st {};
-  if (::lstat(request.from.c_str(), &st) != 0 && errno == ENOENT) {
+  if (moved_under_own_name(request, checked)) {
+    result.final_path = *request.dest_dir / fs::path(request.rel);
+  } else if (::lstat(request.from.c_str(), &st) != 0 && errno == ENOENT) {
     // Moved already (a crash came before the move was recorded): only the
     // job's spool folder is left to remove.
     result.source_missing = true;
     result.error = sys_error("lstat", request.from.string(), ENOENT).message;
     ::rmdir(request.from.parent_path().c_str());
     return result;
-  }
-  if (!request.dest_dir) {
+  } else if (!request.dest_dir) {
     if (::unlink(request.from.c_str()) != 0 && errno != ENOENT) {
       result.error = sys_error("unlink", request.from.string()).message;
       return result;
