@@ -105,6 +105,7 @@ void InotifyWatcher::close() {
   fd_.reset();
   dirs_.clear();
   queued_.clear();
+  unsettled_creates_.clear();
 }
 
 Result<void> InotifyWatcher::open(uv_loop_t* loop) {
@@ -245,10 +246,14 @@ void InotifyWatcher::handle(int wd, std::uint32_t mask, std::string_view name) {
 void InotifyWatcher::handle_file(std::uint32_t mask, const std::string& rel) {
   EventKind kind;
   if ((mask & IN_CREATE) != 0) {
-    kind = created_kind(join_path(root_, rel));
+    unsettled_creates_[rel] = queued_.size();
+    kind = EventKind::kWriting;
   } else if ((mask & IN_MODIFY) != 0) {
     kind = EventKind::kWriting;
   } else if ((mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
+    // Created and closed: the create marked a writer that is done now,
+    // whatever the name holds (a FIFO's writer closes it too).
+    unsettled_creates_.erase(rel);
     kind = EventKind::kClosed;
   } else if ((mask & (IN_DELETE | IN_MOVED_FROM)) != 0) {
     kind = EventKind::kRemoved;
@@ -356,7 +361,15 @@ void InotifyWatcher::report_root_gone() {
   queued_.push_back(Event{EventKind::kRootGone, ""});
 }
 
+void InotifyWatcher::classify_creates() {
+  for (const auto& [rel, index] : unsettled_creates_) {
+    queued_[index].kind = created_kind(join_path(root_, rel));
+  }
+  unsettled_creates_.clear();
+}
+
 bool InotifyWatcher::deliver() {
+  classify_creates();
   if (queued_.empty()) return fd_.valid();
   // Locals keep the sink and the liveness flag valid even if the sink
   // destroys this watcher; after that no member may be touched.

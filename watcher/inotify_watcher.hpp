@@ -112,6 +112,8 @@ class InotifyWatcher {
   // Hands queued_ to the sink. False when the sink closed or destroyed the
   // watcher: the caller must then return without touching any member.
   bool deliver();
+  // Settles the kind of each create in unsettled_creates_ with a stat.
+  void classify_creates();
 
   std::filesystem::path root_;
   bool recursive_;
@@ -125,6 +127,12 @@ class InotifyWatcher {
   // Delivers the events found during start() on the first loop iteration.
   UvHandle<uv_timer_t> start_events_;
   std::vector<Event> queued_;
+  // Files created in what was read since the last delivery, with where
+  // their event waits in queued_: whether a writer holds one (kWriting) or
+  // not (kClosed, see created_kind) is looked up only if no close of it
+  // follows before the delivery. In a burst the close nearly always does,
+  // and the create then costs no stat.
+  std::unordered_map<std::string, std::size_t> unsettled_creates_;
   int root_wd_ = -1;
   bool root_gone_ = false;
   bool overflowed_ = false;  // an overflow was read; reported when the queue is drained

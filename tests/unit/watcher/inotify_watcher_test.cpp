@@ -161,6 +161,27 @@ TEST_CASE("a file created, written and closed is reported as writing, then close
   CHECK(f.shutdown() == 0);
 }
 
+TEST_CASE("files created and closed before one read are each reported as writing, then closed",
+          "[watcher][inotify]") {
+  // Their creates and closes arrive in one read: a create whose close
+  // follows is a writer that is done, with no stat needed to tell.
+  WatchFixture f;
+  f.start();
+  for (int i = 0; i < 50; ++i) f.write("f" + std::to_string(i));
+  UniqueFd held(::open(f.in("held").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  REQUIRE(held.valid());
+  REQUIRE(f.sync());
+  for (int i = 0; i < 50; ++i) {
+    const auto kinds = f.kinds_of("f" + std::to_string(i));
+    REQUIRE(!kinds.empty());
+    CHECK(kinds.front() == EventKind::kWriting);
+    CHECK(kinds.back() == EventKind::kClosed);
+  }
+  // Created in the same read but still open: its writer is waited for.
+  CHECK(f.kinds_of("held") == std::vector<EventKind>{EventKind::kWriting});
+  CHECK(f.shutdown() == 0);
+}
+
 TEST_CASE("a file renamed into the folder is reported as closed", "[watcher][inotify]") {
   WatchFixture f;
   f.write_outside("x.pdf");
