@@ -257,7 +257,9 @@ latency_section() {
 $(j '.latency.rate_per_s') files per second for $(j '.latency.seconds') s. The writer records
 CLOCK_REALTIME right after each \`close\`; the handler records it first thing
 in \`main\`. The difference is the time to notice the file, decide and start
-a process.
+a process. A writer that loses its CPU between its \`close\` and that clock
+read makes one latency look shorter than it was, even below zero (the
+smallest of each tool is \`min_ms\` in \`results.json\`).
 
 | tool | files | p50 ms | p90 ms | p99 ms | max ms | missed |
 |---|---|---|---|---|---|---|
