@@ -16,6 +16,7 @@
 #include "daemon/app/backoff.hpp"
 #include "daemon/app/outcome.hpp"
 #include "daemon/config/command_template.hpp"
+#include "daemon/runner/proc_stat.hpp"
 #include "watcher/filesystem.hpp"
 
 namespace inboxd::app {
@@ -1371,6 +1372,7 @@ void Inbox::spawn_handler(const Launch& launch) {
   const auto& job = launch.job;
   starting_.erase(job.id);
   auto spec = handler_spec(job, launch.attempt, launch.work_dir);
+  auto ticks_before = runner::boot_ticks_now();
   auto run = services_.runner->start(spec, [this, job](runner::HandlerResult result) {
     auto it = running_.find(job.id);
     if (it == running_.end()) return;
@@ -1387,7 +1389,10 @@ void Inbox::spawn_handler(const Launch& launch) {
   auto& running = running_[job.id];
   running = Running{*run, launch.attempt, launch.started_at, launch.work_dir, std::nullopt};
   auto pid = services_.runner->pid(*run).value_or(0);
-  if (pid > 0) running.pid_slot = record_pid(job, launch.attempt, pid);
+  if (pid > 0) {
+    auto start = runner::spawned_start_time(pid, ticks_before, runner::boot_ticks_now());
+    running.pid_slot = record_pid(job, launch.attempt, pid, start);
+  }
   log_->info("job started {} pid={} file={}", job_fields(job, launch.attempt), pid, quote(job.rel));
   publish_job(job, queue::JobState::kRunning, launch.attempt);
 }
@@ -1395,8 +1400,8 @@ void Inbox::spawn_handler(const Launch& launch) {
 // Where the next process finds this handler should the daemon crash while
 // it runs. The pid table costs one write and no transaction; when it
 // fails, the queue takes the record instead.
-std::optional<std::size_t> Inbox::record_pid(const queue::Job& job, int attempt, pid_t pid) {
-  auto start = runner::process_start_time(pid).value_or(0);
+std::optional<std::size_t> Inbox::record_pid(const queue::Job& job, int attempt, pid_t pid,
+                                             std::uint64_t start) {
   bool was_failing = services_.pids->failing();
   auto slot = services_.pids->put({job.id, attempt, pid, start});
   if (slot) return *slot;

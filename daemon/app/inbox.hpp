@@ -259,7 +259,8 @@ class Inbox {
   std::optional<Launch> begin_launch(const queue::Job& job);
   void abandon_launch(const Launch& launch);
   void spawn_handler(const Launch& launch);
-  std::optional<std::size_t> record_pid(const queue::Job& job, int attempt, pid_t pid);
+  std::optional<std::size_t> record_pid(const queue::Job& job, int attempt, pid_t pid,
+                                        std::uint64_t start);
   Result<std::filesystem::path> take_work_dir();
   void release_work_dir(const std::filesystem::path& dir);
   bool empty_folder(const std::filesystem::path& dir);  // false: something is left

@@ -7,7 +7,8 @@
 //
 // A record outlives its handler until its file is reused. That is harmless:
 // recovery stops a process group only while a process with the recorded pid
-// and start time still leads it (runner::kill_orphaned_group).
+// and start time (runner::spawned_start_time) still leads it
+// (runner::kill_orphaned_group).
 //
 // Threads: the loop thread only.
 

@@ -184,12 +184,6 @@ std::string signal_name(int signal) {
   return fmt::format("SIG{}", signal);
 }
 
-std::optional<std::uint64_t> process_start_time(pid_t pid) {
-  auto stat = read_proc_stat(pid);
-  if (!stat) return std::nullopt;
-  return stat->start_time;
-}
-
 // One handler attempt: the process (watched through a pidfd), its two output
 // pipes and two timers.
 //

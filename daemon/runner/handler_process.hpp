@@ -129,9 +129,4 @@ class Runner {
   friend class Process;
 };
 
-// Start time of a process (field 22 of /proc/<pid>/stat), or nullopt when no
-// such process exists. Together with the pid it identifies a process safely
-// across pid reuse.
-std::optional<std::uint64_t> process_start_time(pid_t pid);
-
 }  // namespace inboxd::runner

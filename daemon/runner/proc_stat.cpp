@@ -5,9 +5,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -98,12 +100,28 @@ bool process_group_alive(pid_t pgid) {
   return alive || !readable;
 }
 
+std::uint64_t boot_ticks_now() {
+  static const auto ns_per_tick =
+      static_cast<std::uint64_t>(1'000'000'000 / std::max(1L, ::sysconf(_SC_CLK_TCK)));
+  struct timespec now {};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  auto ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000 +
+            static_cast<std::uint64_t>(now.tv_nsec);
+  return ns / ns_per_tick;
+}
+
+std::uint64_t spawned_start_time(pid_t pid, std::uint64_t ticks_before, std::uint64_t ticks_after) {
+  if (ticks_after - ticks_before <= kStartTimeSlack) return ticks_before;
+  auto stat = read_proc_stat(pid);
+  return stat ? stat->start_time : 0;
+}
+
 int kill_orphaned_group(pid_t leader, std::uint64_t leader_start) {
   if (leader <= 0 || (::kill(-leader, 0) != 0 && errno == ESRCH)) return 0;
   int killed = 0;
   for_each_process([&](pid_t pid, const ProcStat& stat) {
     bool member = stat.pgrp == leader && stat.start_time >= leader_start &&
-                  (pid != leader || stat.start_time == leader_start);
+                  (pid != leader || stat.start_time <= leader_start + kStartTimeSlack);
     if (member && ::kill(pid, SIGKILL) == 0) ++killed;
     return true;
   });
