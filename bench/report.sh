@@ -159,7 +159,8 @@ an empty folder; $(j '.throughput.concurrency') handlers in flight; the handler
 appends one line to a log. Files per second run from the writer's first
 \`open\` to the end of the last handler (its own clock). The four contenders
 ran alternately, round after round, so that drift in the machine's speed
-hits them alike; each tool's rate is divided by the limit's rate **of the same
+hits them alike, after one warm-up round with a tenth of the files that is not
+counted; each tool's rate is divided by the limit's rate **of the same
 round**.
 
 - **inboxd**: \`settle: 0\`, \`concurrency: 2\`, default logging (info, to a
