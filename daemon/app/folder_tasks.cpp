@@ -261,12 +261,18 @@ namespace {
 
 // Moves the file to a free name in dest_dir; should someone take the name
 // between the choice and the move, the next free one is taken.
+// check_own_folder of a destination, once per batch (`checked`).
+Result<void> check_destination(const PlaceRequest& request, const fs::path& dest_dir,
+                               std::set<fs::path>& checked) {
+  if (checked.contains(dest_dir)) return {};
+  if (auto safe = check_own_folder(request.inbox, dest_dir); !safe) return safe;
+  checked.insert(dest_dir);
+  return {};
+}
+
 Result<fs::path> move_to_destination(const PlaceRequest& request, const fs::path& dest_dir,
                                      std::set<fs::path>& checked) {
-  if (!checked.contains(dest_dir)) {
-    if (auto safe = check_own_folder(request.inbox, dest_dir); !safe) return fail(safe.error());
-    checked.insert(dest_dir);
-  }
+  if (auto safe = check_destination(request, dest_dir, checked); !safe) return fail(safe.error());
   auto dest = free_destination(dest_dir, request.rel, request.failed);
   if (!dest) return fail(dest.error());
   if (auto moved = move_no_replace(request.from, *dest); moved) return *dest;
@@ -279,12 +285,8 @@ Result<fs::path> move_to_destination(const PlaceRequest& request, const fs::path
 // their report too, so they always take the full path.
 bool moved_under_own_name(const PlaceRequest& request, std::set<fs::path>& checked) {
   if (!request.dest_dir || request.failed) return false;
-  const auto& dest_dir = *request.dest_dir;
-  if (!checked.contains(dest_dir)) {
-    if (!check_own_folder(request.inbox, dest_dir)) return false;
-    checked.insert(dest_dir);
-  }
-  auto dest = dest_dir / fs::path(request.rel);
+  if (!check_destination(request, *request.dest_dir, checked)) return false;
+  auto dest = *request.dest_dir / fs::path(request.rel);
   return ::renameat2(AT_FDCWD, request.from.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0;
 }
 

@@ -16,7 +16,6 @@
 #include "daemon/app/backoff.hpp"
 #include "daemon/app/outcome.hpp"
 #include "daemon/config/command_template.hpp"
-#include "daemon/runner/proc_stat.hpp"
 #include "watcher/filesystem.hpp"
 
 namespace inboxd::app {
@@ -603,18 +602,20 @@ void Inbox::on_settle_stats(const StatResults& stats) {
 // taking only a few files whenever handler slots stand idle, and after
 // kMaxYield of waiting take full batches again until it ends.
 std::size_t Inbox::claim_room(MonoTime now) {
-  if (!burst_.busy(now)) return kClaimBatch;
+  if (!burst_.busy(now) || !yield_left(now)) return kClaimBatch;
   if (yield_began_ < burst_.began()) yield_began_ = now;
-  if (now - yield_began_ >= kMaxYield) return kClaimBatch;
   if (!starved_) return 0;
   return std::max<std::size_t>(8, 4 * static_cast<std::size_t>(config_.concurrency));
 }
 
-// Whether claims wait for a writer's burst now (claim_room, without
-// starting the count towards kMaxYield).
+// Whether claims wait for a writer's burst now: claim_room would give 0.
 bool Inbox::yielding(MonoTime now) const {
-  return burst_.busy(now) && !starved_ &&
-         (yield_began_ < burst_.began() || now - yield_began_ < kMaxYield);
+  return burst_.busy(now) && yield_left(now) && !starved_;
+}
+
+// Whether the current burst's wait has not used up kMaxYield (or not begun).
+bool Inbox::yield_left(MonoTime now) const {
+  return yield_began_ < burst_.began() || now - yield_began_ < kMaxYield;
 }
 
 void Inbox::claim_batch(const std::vector<watcher::FileInfo>& files) {
@@ -1372,7 +1373,6 @@ void Inbox::spawn_handler(const Launch& launch) {
   const auto& job = launch.job;
   starting_.erase(job.id);
   auto spec = handler_spec(job, launch.attempt, launch.work_dir);
-  auto ticks_before = runner::boot_ticks_now();
   auto run = services_.runner->start(spec, [this, job](runner::HandlerResult result) {
     auto it = running_.find(job.id);
     if (it == running_.end()) return;
@@ -1390,8 +1390,8 @@ void Inbox::spawn_handler(const Launch& launch) {
   running = Running{*run, launch.attempt, launch.started_at, launch.work_dir, std::nullopt};
   auto pid = services_.runner->pid(*run).value_or(0);
   if (pid > 0) {
-    auto start = runner::spawned_start_time(pid, ticks_before, runner::boot_ticks_now());
-    running.pid_slot = record_pid(job, launch.attempt, pid, start);
+    running.pid_slot =
+        record_pid(job, launch.attempt, pid, services_.runner->start_time(*run).value_or(0));
   }
   log_->info("job started {} pid={} file={}", job_fields(job, launch.attempt), pid, quote(job.rel));
   publish_job(job, queue::JobState::kRunning, launch.attempt);

@@ -201,6 +201,7 @@ class Inbox {
   // Claiming.
   std::size_t claim_room(MonoTime now);
   bool yielding(MonoTime now) const;
+  bool yield_left(MonoTime now) const;
   void claim_batch(const std::vector<watcher::FileInfo>& files);
   std::vector<SpoolMove> spool_moves(const std::vector<queue::NewClaim>& claims,
                                      const std::vector<std::int64_t>& ids, bool share_folders);

@@ -203,6 +203,7 @@ class Runner::Process {
   Result<void> spawn(const HandlerSpec& spec);
   void stop(Millis grace);
   pid_t pid() const { return pid_; }
+  std::uint64_t start_time() const { return start_time_; }
   // Without pidfds, on SIGCHLD: reaps the handler if it has exited.
   void poll_exit();
   std::function<void(HandlerResult)> take_callback() { return std::move(on_done_); }
@@ -236,7 +237,8 @@ class Runner::Process {
   UvHandle<uv_timer_t> group_timer_;     // polls a group that outlived its leader
   OutputTail stdout_tail_;
   OutputTail stderr_tail_;
-  pid_t pid_ = 0;  // also the process group id (POSIX_SPAWN_SETSID)
+  pid_t pid_ = 0;                 // also the process group id (POSIX_SPAWN_SETSID)
+  std::uint64_t start_time_ = 0;  // see Runner::start_time
   MonoTime started_;
   Millis duration_{0};
   bool exited_ = false;  // the leader has exited and been reaped
@@ -293,9 +295,11 @@ Result<void> Runner::Process::spawn(const HandlerSpec& spec) {
   auto err = make_pipe();
   if (!err) return fail(err.error());
   started_ = mono_now();
+  auto ticks_before = boot_ticks_now();
   auto pid = launch(spec, out->write_end.get(), err->write_end.get());
   if (!pid) return fail(pid.error());
   pid_ = *pid;
+  start_time_ = spawned_start_time(pid_, ticks_before, boot_ticks_now());
   // From here on a failure leaves the child to ~Process, which kills and reaps it.
   if (pidfd_support()) {
     if (auto ok = watch_exit(); !ok) return ok;
@@ -593,6 +597,12 @@ std::optional<pid_t> Runner::pid(RunId id) const {
   auto it = processes_.find(id);
   if (it == processes_.end()) return std::nullopt;
   return it->second->pid();
+}
+
+std::optional<std::uint64_t> Runner::start_time(RunId id) const {
+  auto it = processes_.find(id);
+  if (it == processes_.end()) return std::nullopt;
+  return it->second->start_time();
 }
 
 }  // namespace inboxd::runner

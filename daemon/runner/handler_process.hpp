@@ -111,6 +111,9 @@ class Runner {
   std::size_t running() const;
   // The handler's pid, which is also its process group id.
   std::optional<pid_t> pid(RunId id) const;
+  // Its start time for kill_orphaned_group, taken around the spawn
+  // (spawned_start_time).
+  std::optional<std::uint64_t> start_time(RunId id) const;
 
  private:
   class Process;
