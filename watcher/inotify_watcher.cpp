@@ -24,6 +24,12 @@ constexpr std::uint32_t kFolderMask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | I
 // The root may be a symlink an administrator set up, so it is followed; it is
 // the one folder whose unmounting matters.
 constexpr std::uint32_t kRootMask = (kFolderMask & ~std::uint32_t{IN_DONT_FOLLOW}) | IN_UNMOUNT;
+// Without subfolders to follow, a name moved out of the root needs no event:
+// the next stat of it finds it gone (and a full scan, one still marked as
+// being written). Every claim is such a move, so watching for it put one
+// event per claimed file into the kernel's queue, and a backlog of some ten
+// thousand files overflowed it.
+constexpr std::uint32_t kFlatRootMask = kRootMask & ~std::uint32_t{IN_MOVED_FROM};
 
 // Big enough for hundreds of records per read; a record is at most
 // sizeof(inotify_event) + NAME_MAX + 1 bytes.
@@ -111,7 +117,7 @@ void InotifyWatcher::close() {
 Result<void> InotifyWatcher::open(uv_loop_t* loop) {
   fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd_.valid()) return fail_errno("inotify_init1", root_.string());
-  root_wd_ = ::inotify_add_watch(fd_.get(), root_.c_str(), kRootMask);
+  root_wd_ = ::inotify_add_watch(fd_.get(), root_.c_str(), recursive_ ? kRootMask : kFlatRootMask);
   if (root_wd_ < 0) return fail_errno("inotify_add_watch", root_.string());
   dirs_[root_wd_] = "";
   if (recursive_) {

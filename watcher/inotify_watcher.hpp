@@ -50,7 +50,8 @@ enum class EventKind {
                 // link (created by open(): a writer holds it until IN_CLOSE_WRITE)
   kClosed,      // IN_CLOSE_WRITE / IN_MOVED_TO on a file, or IN_CREATE of
                 // anything else (hard link, symlink, FIFO): settle clock starts
-  kRemoved,     // IN_DELETE / IN_MOVED_FROM on a file
+  kRemoved,     // IN_DELETE on a file; IN_MOVED_FROM too when recursive (the
+                // daemon's own claims move every file out of the root)
   kDirAdded,    // a new subfolder (already watched when recursive): scan it
   kOverflow,    // events were lost: rescan everything
   kWatchLimit,  // could not watch rel (ENOSPC/ENOMEM): poll it and everything

@@ -1,5 +1,7 @@
 #include "watcher/settle_tracker.hpp"
 
+#include <unordered_set>
+
 namespace inboxd::watcher {
 
 void SettleTracker::unpend(const Entries::value_type& item) {
@@ -48,6 +50,21 @@ void SettleTracker::forget(const std::string& rel) {
   if (it == entries_.end()) return;
   unpend(*it);
   entries_.erase(it);
+}
+
+void SettleTracker::forget_missing_writers(const std::vector<FileInfo>& scanned,
+                                           MonoTime scan_start) {
+  std::vector<std::string> stale;
+  for (const auto& [rel, entry] : entries_) {
+    if (entry.writing && entry.changed_at < scan_start) stale.push_back(rel);
+  }
+  if (stale.empty()) return;
+  std::unordered_set<std::string_view> listed;
+  listed.reserve(scanned.size());
+  for (const auto& file : scanned) listed.insert(file.rel);
+  for (const auto& rel : stale) {
+    if (!listed.contains(rel)) forget(rel);
+  }
 }
 
 void SettleTracker::reset_writers(MonoTime now) {

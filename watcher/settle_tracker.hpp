@@ -44,6 +44,11 @@ class SettleTracker {
   // After an inotify overflow the open/close history is unknown: drop every
   // "writing" mark and fall back on size/mtime alone.
   void reset_writers(MonoTime now);
+  // A full scan that started at `scan_start` listed `scanned`: a file still
+  // marked as being written since before then that it did not find is gone
+  // (moved away while open, which a flat inotify watch does not report), so
+  // it is forgotten. Costs O(files scanned) only when such a mark exists.
+  void forget_missing_writers(const std::vector<FileInfo>& scanned, MonoTime scan_start);
 
   // At most `max` files due now: the longest settled first, files that
   // settled at the same moment in rel order. The caller re-stats each one

@@ -483,14 +483,14 @@ void Inbox::scan(const std::string& rel_dir) {
       [root = config_.path, rel_dir, recursive = config_.recursive, skip = skip_rels_] {
         return scan_folder(root, rel_dir, recursive, skip);
       },
-      [this, full](const ScanResult& result) {
+      [this, full, started = mono_now()](const ScanResult& result) {
         if (full) scanning_ = false;
-        on_scanned(result, full);
+        on_scanned(result, full, started);
         if (full && std::exchange(rescan_wanted_, false)) scan("");
       });
 }
 
-void Inbox::on_scanned(const ScanResult& result, bool full) {
+void Inbox::on_scanned(const ScanResult& result, bool full, MonoTime started) {
   if (intake_stopped_ || !available_) return;
   if (full) note_scan(result.error, result.took, result.files.size());
   if (result.error) return;
@@ -498,6 +498,7 @@ void Inbox::on_scanned(const ScanResult& result, bool full) {
   for (const auto& file : result.files) {
     if (filter_.accepts(file.name())) settle_.observe(file, now);
   }
+  if (full) settle_.forget_missing_writers(result.files, started);
   arm_settle_timer();
 }
 

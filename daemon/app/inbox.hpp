@@ -185,7 +185,8 @@ class Inbox {
   void start_watching();
   void on_event(const watcher::Event& event);
   void scan(const std::string& rel_dir);
-  void on_scanned(const ScanResult& result, bool full);
+  // `started`: when the scan was asked for (forget_missing_writers).
+  void on_scanned(const ScanResult& result, bool full, MonoTime started);
   bool overflow_recent() const;  // within kOverflowNotice of the last overflow
   void note_scan(const std::optional<Error>& error, MonoClock::duration took, std::size_t files);
   void observe_closed(const std::string& rel, MonoTime now);

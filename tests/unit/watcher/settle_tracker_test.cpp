@@ -112,6 +112,25 @@ TEST_CASE("reset_writers clears stale writing marks and settles from then on",
   CHECK(f.due() == std::vector<std::string>{"a.pdf"});
 }
 
+TEST_CASE("a full scan forgets a file marked as written before it started that it did not find",
+          "[watcher][settle]") {
+  SettleFixture f;
+  f.writing("moved-away.pdf");
+  f.writing("still-there.pdf");
+  f.advance(1s);
+  auto scan_start = f.now;
+  f.writing("created-during-scan.pdf");
+  f.see("settling.pdf", 10);
+  f.tracker.forget_missing_writers({SettleFixture::info("still-there.pdf", 0, 1)}, scan_start);
+  CHECK(f.tracker.size() == 3);
+  CHECK(f.tracker.last_seen("moved-away.pdf") == nullptr);
+  // Files with no writer are left to their next stat, which finds them gone.
+  f.advance(2s);
+  CHECK(f.due() == std::vector<std::string>{"settling.pdf"});
+  f.tracker.forget_missing_writers({}, f.now);
+  CHECK(f.tracker.size() == 1);
+}
+
 TEST_CASE("with a settle time of zero a file is due as soon as it is seen", "[watcher][settle]") {
   SettleFixture f(0ms);
   f.see("a.pdf", 10);
