@@ -8,6 +8,7 @@ INBOXD_PACKAGES=(
   systemd systemd-container
   clang libclang-rt-14-dev clang-format
   sshfs openssh-server
+  valgrind
 )
 
 inboxd_install_deps() {

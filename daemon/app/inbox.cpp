@@ -1384,6 +1384,7 @@ void Inbox::spawn_handler(const Launch& launch) {
   });
   if (!run) {
     release_work_dir(launch.work_dir);
+    ++metrics_.attempts;
     record_spawn_failure(job, launch.attempt, launch.started_at, run.error());
     return;
   }
@@ -1418,7 +1419,6 @@ std::optional<std::size_t> Inbox::record_pid(const queue::Job& job, int attempt,
 void Inbox::record_spawn_failure(const queue::Job& job, int attempt, EpochMs started,
                                  const Error& error) {
   log_->error("handler did not start {} error={}", job_fields(job, attempt), quote(error.message));
-  ++metrics_.attempts;
   queue::Attempt record;
   record.job_id = job.id;
   record.attempt = attempt;
@@ -1466,6 +1466,10 @@ void Inbox::on_handler_done(const queue::Job& job, const Running& run,
     log_->info("job interrupted {} ms={} state=queued", fields, record.duration_ms);
     abandon_probe(job.id);
     publish_job(job, queue::JobState::kQueued, run.attempt);
+    return;
+  }
+  if (result.start_error) {
+    record_spawn_failure(job, run.attempt, run.started_at, *result.start_error);
     return;
   }
   if (result.exit_code == 0) {

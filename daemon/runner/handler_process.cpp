@@ -119,18 +119,6 @@ Result<Pipe> make_pipe() {
   return Pipe{std::move(ends[0]), std::move(ends[1])};
 }
 
-// Starts the handler (see spawn.hpp): its own session and process group,
-// default signals, stdin /dev/null, stdout and stderr the pipes, the cwd,
-// exactly spec.env, and no other fd. A failed chdir or exec (ENOENT, EACCES)
-// is its error.
-Result<pid_t> launch(const HandlerSpec& spec, int stdout_fd, int stderr_fd) {
-  auto args = c_strings(spec.argv);
-  auto env = c_strings(spec.env);
-  SpawnRequest request{args.data(), env.data(), stdout_fd, stderr_fd,
-                       spec.cwd.empty() ? nullptr : spec.cwd.c_str()};
-  return spawn_process(request);
-}
-
 // Waits until `pidfd` is readable (the process exited) or `limit` passes;
 // without a pidfd, pauses a millisecond.
 void wait_exit(int pidfd, Millis limit) {
@@ -200,7 +188,7 @@ class Runner::Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  Result<void> spawn(const HandlerSpec& spec);
+  Result<void> spawn();
   void stop(Millis grace);
   pid_t pid() const { return pid_; }
   std::uint64_t start_time() const { return start_time_; }
@@ -230,6 +218,12 @@ class Runner::Process {
   Millis timeout_;
   Millis kill_grace_;
   std::function<void(HandlerResult)> on_done_;
+  // What the child reads until execve (spawn.hpp): kept, unchanged, until
+  // the child has been reaped, which ~Process does before its members go.
+  HandlerSpec spec_;
+  std::vector<char*> argv_;
+  std::vector<char*> env_;
+  std::unique_ptr<SpawnContext> spawn_;
   UvHandle<ExitWatch> exit_watch_;  // open from spawn until the leader is reaped
   UvHandle<uv_pipe_t> stdout_pipe_;
   UvHandle<uv_pipe_t> stderr_pipe_;
@@ -259,6 +253,9 @@ Runner::Process::Process(Runner& owner, RunId id, const HandlerSpec& spec,
       timeout_(spec.timeout),
       kill_grace_(spec.kill_grace),
       on_done_(std::move(on_done)),
+      spec_(spec),
+      argv_(c_strings(spec_.argv)),
+      env_(c_strings(spec_.env)),
       stdout_tail_(spec.tail_bytes),
       stderr_tail_(spec.tail_bytes) {}
 
@@ -269,6 +266,8 @@ Runner::Process::~Process() {
   if (pid_ <= 0) return;
   bool finished = exited_ && (group_empty_ || kill_sent_);
   if (!finished) ::kill(-pid_, SIGKILL);
+  // Before its setsid the child is in the daemon's group, not its own.
+  if (!exited_) ::kill(pid_, SIGKILL);
   // Nothing else reaps the leader once this object is gone: do it here.
   if (!exited_) reap(pid_, exit_watch_ ? exit_watch_->pidfd : -1);
 }
@@ -287,16 +286,23 @@ Result<void> Runner::Process::init_handles() {
   return {};
 }
 
-Result<void> Runner::Process::spawn(const HandlerSpec& spec) {
-  if (spec.argv.empty()) return fail("spawn: empty command");
+// Starts the handler (see spawn.hpp): its own session and process group,
+// default signals, stdin /dev/null, stdout and stderr the pipes, the cwd,
+// exactly the spec's env, and no other fd. A failed chdir or exec (ENOENT,
+// EACCES) shows when the child exits (SpawnContext::failure).
+Result<void> Runner::Process::spawn() {
+  if (spec_.argv.empty()) return fail("spawn: empty command");
   if (auto ok = init_handles(); !ok) return ok;
   auto out = make_pipe();
   if (!out) return fail(out.error());
   auto err = make_pipe();
   if (!err) return fail(err.error());
+  spawn_ = std::make_unique<SpawnContext>(
+      SpawnRequest{argv_.data(), env_.data(), out->write_end.get(), err->write_end.get(),
+                   spec_.cwd.empty() ? nullptr : spec_.cwd.c_str()});
   started_ = mono_now();
   auto ticks_before = boot_ticks_now();
-  auto pid = launch(spec, out->write_end.get(), err->write_end.get());
+  auto pid = spawn_process(*spawn_);
   if (!pid) return fail(pid.error());
   pid_ = *pid;
   start_time_ = spawned_start_time(pid_, ticks_before, boot_ticks_now());
@@ -307,7 +313,8 @@ Result<void> Runner::Process::spawn(const HandlerSpec& spec) {
   if (auto ok = open_output(stdout_pipe_, std::move(out->read_end)); !ok) return ok;
   if (auto ok = open_output(stderr_pipe_, std::move(err->read_end)); !ok) return ok;
   if (timeout_.count() > 0) arm_deadline(timeout_);
-  return {};  // the write ends close here: only the handler holds them now
+  // The write ends close here: the child got its own copies at the clone.
+  return {};
 }
 
 // pidfd_open cannot race with the exit: the child stays a zombie, its pid
@@ -477,8 +484,12 @@ void Runner::Process::terminate(Millis grace) {
   }
 }
 
+// A child that has not yet called setsid has no group of its own: it is
+// signalled alone (its signals wait, blocked, until it has reset them).
 void Runner::Process::signal_group(int sig) {
-  if (::kill(-pid_, sig) != 0 && errno != ESRCH) {
+  int rc = ::kill(-pid_, sig);
+  if (rc != 0 && errno == ESRCH && !exited_) rc = ::kill(pid_, sig);
+  if (rc != 0 && errno != ESRCH) {
     logger().warn("kill failed {} signal={} error={}", fields(), signal_name(sig),
                   log::quote(errno_text(errno)));
   }
@@ -506,6 +517,7 @@ void Runner::Process::maybe_finish() {
   result.stderr_tail = stderr_tail_.text();
   result.duration = duration_;
   result.pid = pid_;
+  result.start_error = spawn_->failure();
   owner_.complete(id_, std::move(result));  // destroys *this: nothing may follow
 }
 
@@ -566,7 +578,7 @@ Runner::~Runner() {
 Result<RunId> Runner::start(const HandlerSpec& spec, std::function<void(HandlerResult)> on_done) {
   RunId id = next_id_++;
   auto process = std::make_unique<Process>(*this, id, spec, std::move(on_done));
-  if (auto ok = process->spawn(spec); !ok) return fail(ok.error());
+  if (auto ok = process->spawn(); !ok) return fail(ok.error());
   logger().debug("handler started run={} pid={} program={}", id, process->pid(),
                  log::quote(spec.argv.front()));
   processes_.emplace(id, std::move(process));

@@ -9,11 +9,12 @@
 // no fds other than 0-2. The last `tail_bytes` of stdout and of stderr are
 // kept in fixed-size ring buffers: memory does not grow with output size.
 //
-// Mechanism: spawn_process (spawn.hpp), clone(CLONE_VM | CLONE_VFORK) on a
-// stack kept per thread, so starting a handler never copies the daemon's page
-// tables (fork() would, and its cost grows with the daemon's address space,
-// hugely so under ASan) and maps nothing. The child sets up stdio and cwd and
-// closes every fd from 3 up before execve. stdout and stderr
+// Mechanism: spawn_process (spawn.hpp), clone(CLONE_VM) on a stack of the
+// process's own, so starting a handler never copies the daemon's page tables
+// (fork() would, and its cost grows with the daemon's address space, hugely
+// so under ASan), maps nothing, and does not wait for the child's execve. The
+// child sets up stdio and cwd and closes every fd from 3 up before execve; a
+// step that fails there shows as the result's start_error. stdout and stderr
 // are pipes whose read ends libuv reads. The exit is watched through a pidfd
 // (uv_poll) and reaped with waitid(P_PIDFD) (Linux 5.3). Where pidfd_open is
 // missing (older kernels, valgrind) the Runner watches SIGCHLD instead
@@ -77,6 +78,9 @@ struct HandlerResult {
   std::string stderr_tail;
   Millis duration{0};  // monotonic, from spawn until the handler itself exited
   pid_t pid = 0;
+  // The child could not become the handler: a step before or at execve
+  // failed ("spawn /usr/bin/x: No such file or directory"); it exited 127.
+  std::optional<Error> start_error;
 };
 
 // "SIGKILL" for 9; "SIG<n>" for unknown numbers.
@@ -94,9 +98,10 @@ class Runner {
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Starts a handler. On failure (e.g. the executable is missing: "spawn
-  // /usr/bin/x: No such file or directory") nothing is running and no
-  // callback will come.
+  // Starts a handler. On failure (no pipe, no process) nothing is running
+  // and no callback will come. A handler that cannot be executed (missing,
+  // not executable, its cwd gone) is started and its callback reports
+  // start_error ("spawn /usr/bin/x: No such file or directory").
   Result<RunId> start(const HandlerSpec& spec, std::function<void(HandlerResult)> on_done);
 
   // Stops a running handler: SIGTERM to its group now, SIGKILL after grace.

@@ -439,34 +439,63 @@ TEST_CASE_METHOD(RunnerFixture, "an exception thrown by a done callback stops at
   CHECK(run(shell("exit 5")).exit_code == 5);
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a missing executable is an error naming it and nothing runs",
-                 "[runner]") {
-  auto id =
-      runner().start(spec({"/nonexistent/handler"}), [](HandlerResult) { FAIL("no callback"); });
-  REQUIRE_FALSE(id);
-  CHECK(id.error().message == "spawn /nonexistent/handler: No such file or directory");
+TEST_CASE_METHOD(RunnerFixture, "a missing executable is a start error naming it", "[runner]") {
+  auto result = run(spec({"/nonexistent/handler"}));
+  REQUIRE(result.start_error);
+  CHECK(result.start_error->message == "spawn /nonexistent/handler: No such file or directory");
+  CHECK(result.exit_code == 127);
   CHECK(runner().running() == 0);
   CHECK(no_children());
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a file without execute permission is an error", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "a file without execute permission is a start error", "[runner]") {
   write_file("script", "#!/bin/sh\nexit 0\n");
   ::chmod((dir() / "script").c_str(), 0644);
   auto path = (dir() / "script").string();
-  auto id = runner().start(spec({path}), [](HandlerResult) { FAIL("no callback"); });
-  REQUIRE_FALSE(id);
-  CHECK(id.error().message == "spawn " + path + ": Permission denied");
+  auto result = run(spec({path}));
+  REQUIRE(result.start_error);
+  CHECK(result.start_error->message == "spawn " + path + ": Permission denied");
   CHECK(runner().running() == 0);
   CHECK(no_children());
 }
 
-TEST_CASE_METHOD(RunnerFixture, "a missing working directory is an error naming it", "[runner]") {
+TEST_CASE_METHOD(RunnerFixture, "a missing working directory is a start error naming it",
+                 "[runner]") {
   auto s = spec({"/bin/true"});
   s.cwd = dir() / "missing";
-  auto id = runner().start(s, [](HandlerResult) { FAIL("no callback"); });
-  REQUIRE_FALSE(id);
-  CHECK(id.error().message ==
+  auto result = run(s);
+  REQUIRE(result.start_error);
+  CHECK(result.start_error->message ==
         "spawn /bin/true: cwd " + s.cwd.string() + ": No such file or directory");
+}
+
+// A handler that exits 127 by itself (a shell's "command not found") ran:
+// only a failure before execve is a start error.
+TEST_CASE_METHOD(RunnerFixture, "a handler's own exit status 127 is no start error", "[runner]") {
+  auto result = run(shell("exit 127"));
+  CHECK(result.exit_code == 127);
+  CHECK_FALSE(result.start_error);
+}
+
+// The child runs alongside the daemon until execve; a stop that comes before
+// its setsid must still reach it, and its memory must outlive it.
+TEST_CASE_METHOD(RunnerFixture, "a handler stopped right after its start is stopped", "[runner]") {
+  for (int i = 0; i < 20; ++i) {
+    auto id = start(spec({"/usr/bin/sleep", "300"}));
+    runner().stop(id, Millis(2000));
+    auto result = wait(id);
+    CHECK(result.stopped);
+    CHECK(result.signal == SIGTERM);
+    CHECK_FALSE(result.start_error);
+  }
+  CHECK(no_children());
+}
+
+TEST_CASE_METHOD(RunnerFixture, "a runner destroyed right after a start leaves no child",
+                 "[runner]") {
+  for (int i = 0; i < 20; ++i) start(spec({"/usr/bin/sleep", "300"}));
+  destroy_runner();
+  CHECK(no_children());
 }
 
 TEST_CASE_METHOD(RunnerFixture, "several handlers at once each get their own result", "[runner]") {

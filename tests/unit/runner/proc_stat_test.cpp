@@ -40,7 +40,7 @@ TEST_CASE_METHOD(RunnerFixture, "a handler leads its own session and group even 
   auto odd = dir() / "sl) (eep x";
   fs::copy_file("/usr/bin/sleep", odd);
   auto id = start(spec({odd.string(), "300"}));
-  auto pid = *runner().pid(id);
+  auto pid = session_leader(id);
   auto stat = read_proc_stat(pid);
   REQUIRE(stat);
   CHECK(stat->pgrp == pid);
@@ -59,7 +59,7 @@ TEST_CASE_METHOD(RunnerFixture,
   auto before = boot_ticks_now();
   auto id = start(spec({"/usr/bin/sleep", "300"}));
   auto after = boot_ticks_now();
-  auto pid = *runner().pid(id);
+  auto pid = session_leader(id);
   auto exact = read_proc_stat(pid);
   REQUIRE(exact);
   // The same clock as the kernel's start times.
@@ -80,7 +80,7 @@ TEST_CASE_METHOD(RunnerFixture,
                  "[proc_stat]") {
   for (std::uint64_t early = 0; early <= kStartTimeSlack; ++early) {
     auto id = start(spec({"/usr/bin/sleep", "300"}));
-    auto pid = *runner().pid(id);
+    auto pid = session_leader(id);
     auto exact = read_proc_stat(pid);
     REQUIRE(exact);
     CHECK(kill_orphaned_group(pid, exact->start_time - early) == 1);
@@ -93,7 +93,7 @@ TEST_CASE_METHOD(RunnerFixture,
                  "alone",
                  "[proc_stat]") {
   auto id = start(spec({"/usr/bin/sleep", "300"}));
-  auto pid = *runner().pid(id);
+  auto pid = session_leader(id);
   auto exact = read_proc_stat(pid);
   REQUIRE(exact);
   // A pid recycled since the record, or a record newer than the process.

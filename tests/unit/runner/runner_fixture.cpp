@@ -72,6 +72,17 @@ bool RunnerFixture::run_loop_until(const std::function<bool()>& done, Millis lim
   return done();
 }
 
+pid_t RunnerFixture::session_leader(RunId id) {
+  auto pid = runner_->pid(id);
+  REQUIRE(pid);
+  auto leads = [&] {
+    auto stat = read_proc_stat(*pid);
+    return stat && stat->session == *pid;
+  };
+  REQUIRE(run_loop_until(leads, Millis(5000)));
+  return *pid;
+}
+
 pid_t RunnerFixture::wait_for_pid_file(const std::string& name) {
   auto complete = [&] {
     auto text = read_file(name);

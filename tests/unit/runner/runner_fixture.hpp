@@ -39,6 +39,9 @@ class RunnerFixture {
 
   // Runs the loop until done() or the limit; returns done().
   bool run_loop_until(const std::function<bool()>& done, Millis limit = Millis(15000));
+  // The handler's pid once it leads its own session: the child runs
+  // alongside the spawn, so right after start() it may not have got there.
+  pid_t session_leader(RunId id);
   // Waits (running the loop) until a handler has written a pid line to `name`.
   pid_t wait_for_pid_file(const std::string& name);
 
