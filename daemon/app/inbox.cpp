@@ -1374,7 +1374,7 @@ void Inbox::spawn_handler(const Launch& launch) {
   const auto& job = launch.job;
   starting_.erase(job.id);
   auto spec = handler_spec(job, launch.attempt, launch.work_dir);
-  auto run = services_.runner->start(spec, [this, job](runner::HandlerResult result) {
+  auto run = services_.runner->start(std::move(spec), [this, job](runner::HandlerResult result) {
     auto it = running_.find(job.id);
     if (it == running_.end()) return;
     auto finished = it->second;

@@ -182,8 +182,7 @@ std::string signal_name(int signal) {
 // Invariant: SIGKILL is the last signal; nothing is signalled after kill_sent_.
 class Runner::Process {
  public:
-  Process(Runner& owner, RunId id, const HandlerSpec& spec,
-          std::function<void(HandlerResult)> on_done);
+  Process(Runner& owner, RunId id, HandlerSpec spec, std::function<void(HandlerResult)> on_done);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -191,6 +190,7 @@ class Runner::Process {
   Result<void> spawn();
   void stop(Millis grace);
   pid_t pid() const { return pid_; }
+  const std::string& program() const { return spec_.argv.front(); }  // after spawn()
   std::uint64_t start_time() const { return start_time_; }
   // Without pidfds, on SIGCHLD: reaps the handler if it has exited.
   void poll_exit();
@@ -246,18 +246,18 @@ class Runner::Process {
   std::optional<MonoTime> kill_due_;
 };
 
-Runner::Process::Process(Runner& owner, RunId id, const HandlerSpec& spec,
+Runner::Process::Process(Runner& owner, RunId id, HandlerSpec spec,
                          std::function<void(HandlerResult)> on_done)
     : owner_(owner),
       id_(id),
       timeout_(spec.timeout),
       kill_grace_(spec.kill_grace),
       on_done_(std::move(on_done)),
-      spec_(spec),
+      spec_(std::move(spec)),
       argv_(c_strings(spec_.argv)),
       env_(c_strings(spec_.env)),
-      stdout_tail_(spec.tail_bytes),
-      stderr_tail_(spec.tail_bytes) {}
+      stdout_tail_(spec_.tail_bytes),
+      stderr_tail_(spec_.tail_bytes) {}
 
 // A process destroyed before it finished (by ~Runner, or by a failure after
 // the spawn) takes its whole group with it; its handles close through
@@ -575,12 +575,12 @@ Runner::~Runner() {
   processes_.clear();
 }
 
-Result<RunId> Runner::start(const HandlerSpec& spec, std::function<void(HandlerResult)> on_done) {
+Result<RunId> Runner::start(HandlerSpec spec, std::function<void(HandlerResult)> on_done) {
   RunId id = next_id_++;
-  auto process = std::make_unique<Process>(*this, id, spec, std::move(on_done));
+  auto process = std::make_unique<Process>(*this, id, std::move(spec), std::move(on_done));
   if (auto ok = process->spawn(); !ok) return fail(ok.error());
   logger().debug("handler started run={} pid={} program={}", id, process->pid(),
-                 log::quote(spec.argv.front()));
+                 log::quote(process->program()));
   processes_.emplace(id, std::move(process));
   return id;
 }

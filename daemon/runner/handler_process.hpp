@@ -102,7 +102,7 @@ class Runner {
   // and no callback will come. A handler that cannot be executed (missing,
   // not executable, its cwd gone) is started and its callback reports
   // start_error ("spawn /usr/bin/x: No such file or directory").
-  Result<RunId> start(const HandlerSpec& spec, std::function<void(HandlerResult)> on_done);
+  Result<RunId> start(HandlerSpec spec, std::function<void(HandlerResult)> on_done);
 
   // Stops a running handler: SIGTERM to its group now, SIGKILL after grace.
   // Its result has stopped=true. Unknown ids are ignored. A handler that has

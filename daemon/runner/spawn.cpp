@@ -128,7 +128,7 @@ class AllSignalsBlocked {
 }  // namespace
 
 SpawnContext::SpawnContext(const SpawnRequest& request)
-    : request_(request), stack_(std::make_unique<char[]>(kStackSize)) {}
+    : request_(request), stack_(new char[kStackSize]) {}  // left uninitialised
 
 std::optional<Error> SpawnContext::failure() const {
   const char* failed = failed_step_;
