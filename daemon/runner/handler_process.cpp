@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -107,6 +108,8 @@ Result<UniqueFd> above_stdio(UniqueFd fd) {
   return UniqueFd(moved);
 }
 
+// The read end is non-blocking, so that the final drain stops at what is
+// there; the handler's write end stays blocking.
 Result<Pipe> make_pipe() {
   std::array<int, 2> fds{};
   if (::pipe2(fds.data(), O_CLOEXEC) != 0) return fail_errno("pipe2", "");
@@ -116,6 +119,7 @@ Result<Pipe> make_pipe() {
     if (!moved) return fail(moved.error());
     end = std::move(*moved);
   }
+  if (::fcntl(ends[0].get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl", "O_NONBLOCK");
   return Pipe{std::move(ends[0]), std::move(ends[1])};
 }
 
@@ -152,18 +156,11 @@ void reap(pid_t pid, int pidfd) {
   }
 }
 
-// A pidfd and the uv_poll_t that watches it. The poll handle comes first, so
-// UvHandle<ExitWatch> closes it like any handle, and the pidfd is closed only
-// when libuv frees the struct in the close callback: an fd is never closed
-// while a uv_poll still watches it.
-struct ExitWatch {
-  uv_poll_t poll;
-  int pidfd = -1;
-  ~ExitWatch() {
-    if (pidfd >= 0) ::close(pidfd);
-  }
-};
-static_assert(std::is_standard_layout_v<ExitWatch>);
+// What an event in the runner's epoll set is about: the low two bits of its
+// data, above them the RunId.
+enum Channel : std::uint64_t { kExit = 0, kStdout = 1, kStderr = 2 };
+constexpr std::uint64_t kChannelBits = 2;
+constexpr int kEventsPerWake = 32;
 
 }  // namespace
 
@@ -173,7 +170,7 @@ std::string signal_name(int signal) {
 }
 
 // One handler attempt: the process (watched through a pidfd), its two output
-// pipes and two timers.
+// pipes (both fds in the runner's epoll set) and two timers.
 //
 // Lifecycle: spawned -> (timeout or stop: SIGTERM to the group, SIGKILL
 // kill_due_ later) -> the leader exits and is reaped -> leftovers in the group
@@ -194,23 +191,24 @@ class Runner::Process {
   std::uint64_t start_time() const { return start_time_; }
   // Without pidfds, on SIGCHLD: reaps the handler if it has exited.
   void poll_exit();
+  // The runner's epoll set has an event for this process's `channel`.
+  void on_ready(std::uint64_t channel);
   std::function<void(HandlerResult)> take_callback() { return std::move(on_done_); }
 
  private:
-  Result<void> init_handles();
+  Result<void> init_timers();
   Result<void> watch_exit();
-  Result<void> open_output(UvHandle<uv_pipe_t>& pipe, UniqueFd read_end);
-  void start_reading(UvHandle<uv_pipe_t>& pipe);
+  Result<void> watch(const UniqueFd& fd, Channel channel, int op = EPOLL_CTL_ADD);
   void arm_deadline(Millis delay);
   void on_exit_readable();
   void on_exit(int exit_status, int term_signal);
-  void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void read_output(UniqueFd& fd, Channel channel, OutputTail& tail);
   void on_deadline();
   void on_group_check();
   void terminate(Millis grace);
   void signal_group(int sig);
   void maybe_finish();
-  void drain_and_close(UvHandle<uv_pipe_t>& pipe, OutputTail& tail);
+  void drain_and_close(UniqueFd& fd, OutputTail& tail);
   std::string fields() const { return fmt::format("run={} pid={}", id_, pid_); }
 
   Runner& owner_;
@@ -224,9 +222,11 @@ class Runner::Process {
   std::vector<char*> argv_;
   std::vector<char*> env_;
   std::unique_ptr<SpawnContext> spawn_;
-  UvHandle<ExitWatch> exit_watch_;  // open from spawn until the leader is reaped
-  UvHandle<uv_pipe_t> stdout_pipe_;
-  UvHandle<uv_pipe_t> stderr_pipe_;
+  // In the runner's epoll set, which each leaves when it is closed (no other
+  // fd refers to them once the child has called execve).
+  UniqueFd pidfd_;   // open from spawn until the leader is reaped
+  UniqueFd stdout_;  // read ends, open until EOF or the end of the attempt
+  UniqueFd stderr_;
   UvHandle<uv_timer_t> deadline_timer_;  // the timeout, then the SIGKILL deadline
   UvHandle<uv_timer_t> group_timer_;     // polls a group that outlived its leader
   OutputTail stdout_tail_;
@@ -269,20 +269,16 @@ Runner::Process::~Process() {
   // Before its setsid the child is in the daemon's group, not its own.
   if (!exited_) ::kill(pid_, SIGKILL);
   // Nothing else reaps the leader once this object is gone: do it here.
-  if (!exited_) reap(pid_, exit_watch_ ? exit_watch_->pidfd : -1);
+  if (!exited_) reap(pid_, pidfd_.get());
 }
 
-Result<void> Runner::Process::init_handles() {
+Result<void> Runner::Process::init_timers() {
   uv_loop_t* loop = owner_.loop_;
-  int rc = uv_pipe_init(loop, stdout_pipe_.get(), 0);
-  if (rc == 0) rc = uv_pipe_init(loop, stderr_pipe_.get(), 0);
-  if (rc == 0) rc = uv_timer_init(loop, deadline_timer_.get());
+  int rc = uv_timer_init(loop, deadline_timer_.get());
   if (rc == 0) rc = uv_timer_init(loop, group_timer_.get());
   if (rc != 0) return fail(fmt::format("uv handle init: {}", uv_strerror(rc)), rc);
-  for (uv_handle_t* h :
-       {stdout_pipe_.base(), stderr_pipe_.base(), deadline_timer_.base(), group_timer_.base()}) {
-    h->data = this;
-  }
+  deadline_timer_->data = this;
+  group_timer_->data = this;
   return {};
 }
 
@@ -292,7 +288,8 @@ Result<void> Runner::Process::init_handles() {
 // EACCES) shows when the child exits (SpawnContext::failure).
 Result<void> Runner::Process::spawn() {
   if (spec_.argv.empty()) return fail("spawn: empty command");
-  if (auto ok = init_handles(); !ok) return ok;
+  if (!owner_.epoll_.valid()) return fail(owner_.epoll_error_);
+  if (auto ok = init_timers(); !ok) return ok;
   auto out = make_pipe();
   if (!out) return fail(out.error());
   auto err = make_pipe();
@@ -310,8 +307,10 @@ Result<void> Runner::Process::spawn() {
   if (pidfd_support()) {
     if (auto ok = watch_exit(); !ok) return ok;
   }
-  if (auto ok = open_output(stdout_pipe_, std::move(out->read_end)); !ok) return ok;
-  if (auto ok = open_output(stderr_pipe_, std::move(err->read_end)); !ok) return ok;
+  stdout_ = std::move(out->read_end);
+  stderr_ = std::move(err->read_end);
+  if (auto ok = watch(stdout_, kStdout); !ok) return ok;
+  if (auto ok = watch(stderr_, kStderr); !ok) return ok;
   if (timeout_.count() > 0) arm_deadline(timeout_);
   // The write ends close here: the child got its own copies at the clone.
   return {};
@@ -320,29 +319,32 @@ Result<void> Runner::Process::spawn() {
 // pidfd_open cannot race with the exit: the child stays a zombie, its pid
 // reserved, until this process reaps it.
 Result<void> Runner::Process::watch_exit() {
-  int fd = open_pidfd(pid_);
-  if (fd < 0) return fail_errno("pidfd_open", fmt::format("pid {}", pid_));
-  exit_watch_->pidfd = fd;
-  int rc = uv_poll_init(owner_.loop_, &exit_watch_->poll, fd);
-  if (rc == 0) {
-    exit_watch_->poll.data = this;
-    rc = uv_poll_start(&exit_watch_->poll, UV_READABLE, [](uv_poll_t* h, int, int) {
-      guarded("exit", [h] { static_cast<Process*>(h->data)->on_exit_readable(); });
-    });
+  pidfd_.reset(open_pidfd(pid_));
+  if (!pidfd_.valid()) return fail_errno("pidfd_open", fmt::format("pid {}", pid_));
+  return watch(pidfd_, kExit);
+}
+
+// One-shot: an fd closed here may live on for a moment in a child spawned
+// meanwhile (until its close_range), and the set keeps reporting an fd
+// while its file lives. Each report therefore comes once; a pipe that had
+// data is armed again after the read.
+Result<void> Runner::Process::watch(const UniqueFd& fd, Channel channel, int op) {
+  struct epoll_event event {};
+  event.events = EPOLLIN | EPOLLONESHOT;
+  event.data.u64 = (id_ << kChannelBits) | channel;
+  if (::epoll_ctl(owner_.epoll_.get(), op, fd.get(), &event) != 0) {
+    return fail_errno("epoll_ctl", fmt::format("run {}", id_));
   }
-  if (rc != 0)
-    return fail(fmt::format("uv_poll_start pidfd pid={}: {}", pid_, uv_strerror(rc)), rc);
   return {};
 }
 
-// uv_pipe_open makes the read end non-blocking and owns it from then on.
-Result<void> Runner::Process::open_output(UvHandle<uv_pipe_t>& pipe, UniqueFd read_end) {
-  if (int rc = uv_pipe_open(pipe.get(), read_end.get()); rc != 0) {
-    return fail(fmt::format("uv_pipe_open: {}", uv_strerror(rc)), rc);
+void Runner::Process::on_ready(std::uint64_t channel) {
+  switch (channel) {
+    case kExit: return on_exit_readable();
+    case kStdout: return read_output(stdout_, kStdout, stdout_tail_);
+    case kStderr: return read_output(stderr_, kStderr, stderr_tail_);
+    default: return;
   }
-  read_end.release();
-  start_reading(pipe);
-  return {};
 }
 
 void Runner::Process::arm_deadline(Millis delay) {
@@ -354,52 +356,41 @@ void Runner::Process::arm_deadline(Millis delay) {
       timer_ms(delay), 0);
 }
 
-void Runner::Process::start_reading(UvHandle<uv_pipe_t>& pipe) {
-  auto alloc = [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
-    auto& buffer = static_cast<Process*>(h->data)->owner_.read_buffer_;
-    *buf = uv_buf_init(buffer.data(), static_cast<unsigned int>(buffer.size()));
-  };
-  auto read = [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-    guarded("read", [&] { static_cast<Process*>(s->data)->on_read(s, nread, buf); });
-  };
-  int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(pipe.get()), alloc, read);
-  if (rc != 0) {
-    logger().warn("handler output not read {} error={}", fields(), log::quote(uv_strerror(rc)));
-    pipe.close();
-  }
-}
-
-void Runner::Process::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  bool is_stdout = stream == reinterpret_cast<uv_stream_t*>(stdout_pipe_.get());
-  if (nread > 0) {
-    auto& tail = is_stdout ? stdout_tail_ : stderr_tail_;
-    tail.append(std::string_view(buf->base, static_cast<std::size_t>(nread)));
-    return;
-  }
-  if (nread == 0) return;  // EAGAIN
-  if (nread != UV_EOF) {
+// One read per event, then the pipe is armed again: what is left comes as
+// the next event, and one busy handler cannot hold up the others.
+void Runner::Process::read_output(UniqueFd& fd, Channel channel, OutputTail& tail) {
+  if (!fd.valid()) return;
+  auto& buffer = owner_.read_buffer_;
+  ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+  if (n > 0) tail.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+    auto armed = watch(fd, channel, EPOLL_CTL_MOD);
+    if (armed) return;
+    logger().warn("handler output no longer read {} error={}", fields(),
+                  log::quote(armed.error().message));
+  } else if (n < 0) {
     logger().debug("handler output read failed {} stream={} error={}", fields(),
-                   is_stdout ? "stdout" : "stderr",
-                   log::quote(uv_strerror(static_cast<int>(nread))));
+                   channel == kStdout ? "stdout" : "stderr", log::quote(errno_text(errno)));
   }
-  (is_stdout ? stdout_pipe_ : stderr_pipe_).close();
+  fd.reset();  // EOF (or no way to hear of more)
 }
 
 // The pidfd turned readable: the leader has exited. It is reaped here, and
-// the watch closed, so the pidfd is closed after libuv has let go of it.
+// the pidfd closed, which takes it out of the runner's epoll set.
 void Runner::Process::on_exit_readable() {
+  if (!pidfd_.valid()) return;
   siginfo_t info{};
   int rc = 0;
   do {
-    rc = ::waitid(P_PIDFD, static_cast<id_t>(exit_watch_->pidfd), &info, WEXITED | WNOHANG);
+    rc = ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     logger().warn("handler status lost {} error={}", fields(), log::quote(errno_text(errno)));
-    exit_watch_.close();
+    pidfd_.reset();
     return on_exit(kStatusLost, 0);
   }
   if (info.si_pid == 0) return;  // not reapable yet
-  exit_watch_.close();
+  pidfd_.reset();
   if (info.si_code == CLD_EXITED) return on_exit(info.si_status, 0);
   on_exit(0, info.si_status);  // CLD_KILLED or CLD_DUMPED: si_status is the signal
 }
@@ -503,8 +494,8 @@ void Runner::Process::stop(Millis grace) {
 
 void Runner::Process::maybe_finish() {
   if (!exited_ || !(group_empty_ || kill_sent_)) return;
-  drain_and_close(stdout_pipe_, stdout_tail_);
-  drain_and_close(stderr_pipe_, stderr_tail_);
+  drain_and_close(stdout_, stdout_tail_);
+  drain_and_close(stderr_, stderr_tail_);
   HandlerResult result;
   if (term_signal_ != 0) {
     result.signal = term_signal_;
@@ -523,26 +514,35 @@ void Runner::Process::maybe_finish() {
 
 // Every writer left is dead or escaped the group, so what is readable now is
 // all the output this attempt will get.
-void Runner::Process::drain_and_close(UvHandle<uv_pipe_t>& pipe, OutputTail& tail) {
-  if (!pipe) return;
-  uv_os_fd_t fd = -1;
-  if (uv_fileno(pipe.base(), &fd) == 0) {
-    auto& buffer = owner_.read_buffer_;
-    std::size_t drained = 0;
-    while (drained < kMaxFinalDrain) {
-      ssize_t n = ::read(fd, buffer.data(), buffer.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // EOF, or nothing more right now (EAGAIN)
-      tail.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-      drained += static_cast<std::size_t>(n);
-    }
+void Runner::Process::drain_and_close(UniqueFd& fd, OutputTail& tail) {
+  if (!fd.valid()) return;
+  auto& buffer = owner_.read_buffer_;
+  std::size_t drained = 0;
+  while (drained < kMaxFinalDrain) {
+    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF, or nothing more right now (EAGAIN)
+    tail.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    drained += static_cast<std::size_t>(n);
   }
-  pipe.close();
+  fd.reset();
 }
 
 // The pidfd check runs here, once per process, so a kernel without pidfd_open
 // is reported when the daemon starts, not first when a file arrives.
-Runner::Runner(uv_loop_t* loop) : loop_(loop), read_buffer_(kReadBufferSize) {
+Runner::Runner(uv_loop_t* loop)
+    : loop_(loop), epoll_(::epoll_create1(EPOLL_CLOEXEC)), read_buffer_(kReadBufferSize) {
+  if (!epoll_.valid()) {
+    epoll_error_ = sys_error("epoll_create1", "", errno);
+    logger().error("handlers cannot be watched error={}", log::quote(epoll_error_.message));
+  } else if (int rc = uv_poll_init(loop_, events_.get(), epoll_.get()); rc == 0) {
+    events_->data = this;
+    uv_poll_start(events_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+      guarded("handler events", [h] { static_cast<Runner*>(h->data)->on_events(); });
+    });
+    // Only running handlers keep the loop alive (hold_loop).
+    uv_unref(events_.base());
+  }
   uv_signal_init(loop_, sigchld_.get());
   sigchld_->data = this;
   if (const auto& support = pidfd_support(); !support) {
@@ -556,6 +556,28 @@ Runner::Runner(uv_loop_t* loop) : loop_(loop), read_buffer_(kReadBufferSize) {
         SIGCHLD);
     // Only handlers keep the loop alive, not the wait for them.
     uv_unref(sigchld_.base());
+  }
+}
+
+// One epoll_wait per wake: with more events waiting, the set stays readable
+// and libuv calls again. An event of a process that is gone (finished by an
+// earlier event of the same batch) is skipped.
+void Runner::on_events() {
+  std::array<struct epoll_event, kEventsPerWake> events{};
+  int n = ::epoll_wait(epoll_.get(), events.data(), kEventsPerWake, 0);
+  for (int i = 0; i < n; ++i) {
+    std::uint64_t data = events[static_cast<std::size_t>(i)].data.u64;
+    auto it = processes_.find(data >> kChannelBits);
+    if (it != processes_.end()) it->second->on_ready(data & ((1U << kChannelBits) - 1));
+  }
+}
+
+void Runner::hold_loop() {
+  if (!epoll_.valid()) return;
+  if (processes_.empty()) {
+    uv_unref(events_.base());
+  } else {
+    uv_ref(events_.base());
   }
 }
 
@@ -582,6 +604,7 @@ Result<RunId> Runner::start(HandlerSpec spec, std::function<void(HandlerResult)>
   logger().debug("handler started run={} pid={} program={}", id, process->pid(),
                  log::quote(process->program()));
   processes_.emplace(id, std::move(process));
+  hold_loop();
   return id;
 }
 
@@ -590,6 +613,7 @@ void Runner::complete(RunId id, HandlerResult result) {
   if (it == processes_.end()) return;
   auto process = std::move(it->second);
   processes_.erase(it);
+  hold_loop();
   auto on_done = process->take_callback();
   process.reset();
   if (on_done) on_done(std::move(result));

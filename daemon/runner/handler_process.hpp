@@ -15,8 +15,9 @@
 // so under ASan), maps nothing, and does not wait for the child's execve. The
 // child sets up stdio and cwd and closes every fd from 3 up before execve; a
 // step that fails there shows as the result's start_error. stdout and stderr
-// are pipes whose read ends libuv reads. The exit is watched through a pidfd
-// (uv_poll) and reaped with waitid(P_PIDFD) (Linux 5.3). Where pidfd_open is
+// are pipes whose read ends the runner reads. The exit is watched through a
+// pidfd and reaped with waitid(P_PIDFD) (Linux 5.3); the pidfds and the read
+// ends of every handler share one epoll set that one uv_poll watches. Where pidfd_open is
 // missing (older kernels, valgrind) the Runner watches SIGCHLD instead
 // (uv_signal) and asks each of its handlers with waitpid(WNOHANG); it never
 // reaps a pid it did not start. Nothing here uses libuv's process handles.
@@ -30,8 +31,8 @@
 // is still readable is drained and the pipes are closed, so a process that
 // escaped the group (setsid) while holding stdout cannot hang the runner.
 //
-// Ownership: Runner owns every process it starts and frees each one only
-// after all of its libuv handles are closed (the pidfd is closed only then).
+// Ownership: Runner owns every process it starts; a process's fds leave the
+// epoll set when it closes them, and its timers free in the loop after it.
 // The done callback runs exactly
 // once per successfully started process, on the loop thread, after the process
 // has exited, its output pipes are drained and its group is empty or SIGKILLed.
@@ -56,6 +57,7 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "common/unique_fd.hpp"
 #include "common/uv_handle.hpp"
 
 namespace inboxd::runner {
@@ -126,8 +128,20 @@ class Runner {
   void complete(RunId id, HandlerResult result);
   // Without pidfds: some child exited; each handler checks whether it was it.
   void on_child_exit();
+  // Something in epoll_ is ready: dispatches to the processes by RunId.
+  void on_events();
+  // events_ keeps the loop alive exactly while a handler runs.
+  void hold_loop();
 
   uv_loop_t* loop_;
+  // Every running handler's pidfd and output pipes, each tagged with its
+  // RunId, in one epoll set that one uv_poll watches: adding an fd costs one
+  // epoll_ctl and closing it removes it, where a libuv handle per fd cost
+  // four epoll_ctls, an ioctl and an fcntl per handler. Declared before
+  // events_, so that the poll is closed before the fd.
+  UniqueFd epoll_;
+  Error epoll_error_;  // why epoll_ is missing: every start fails with it
+  UvHandle<uv_poll_t> events_;
   UvHandle<uv_signal_t> sigchld_;  // started only when pidfd_open is missing
   RunId next_id_ = 1;
   std::map<RunId, std::unique_ptr<Process>> processes_;
