@@ -222,8 +222,8 @@ class Runner::Process {
   std::vector<char*> argv_;
   std::vector<char*> env_;
   std::unique_ptr<SpawnContext> spawn_;
-  // In the runner's epoll set, which each leaves when it is closed (no other
-  // fd refers to them once the child has called execve).
+  // In the runner's epoll set, one-shot (see watch()); closing one takes it
+  // out once no child spawned meanwhile still holds a copy.
   UniqueFd pidfd_;   // open from spawn until the leader is reaped
   UniqueFd stdout_;  // read ends, open until EOF or the end of the attempt
   UniqueFd stderr_;

@@ -136,9 +136,10 @@ class Runner {
   uv_loop_t* loop_;
   // Every running handler's pidfd and output pipes, each tagged with its
   // RunId, in one epoll set that one uv_poll watches: adding an fd costs one
-  // epoll_ctl and closing it removes it, where a libuv handle per fd cost
-  // four epoll_ctls, an ioctl and an fcntl per handler. Declared before
-  // events_, so that the poll is closed before the fd.
+  // epoll_ctl and closing it removes it (once no child spawned meanwhile
+  // holds a copy), where a libuv handle per fd cost three to four
+  // epoll_ctls and an ioctl. Declared before events_, so that the poll is
+  // closed before the fd.
   UniqueFd epoll_;
   Error epoll_error_;  // why epoll_ is missing: every start fails with it
   UvHandle<uv_poll_t> events_;
