@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <exception>
 #include <string_view>
-#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -160,6 +159,7 @@ void reap(pid_t pid, int pidfd) {
 // data, above them the RunId.
 enum Channel : std::uint64_t { kExit = 0, kStdout = 1, kStderr = 2 };
 constexpr std::uint64_t kChannelBits = 2;
+constexpr std::uint64_t kChannelMask = (std::uint64_t{1} << kChannelBits) - 1;
 constexpr int kEventsPerWake = 32;
 
 }  // namespace
@@ -209,6 +209,8 @@ class Runner::Process {
   void signal_group(int sig);
   void maybe_finish();
   void drain_and_close(UniqueFd& fd, OutputTail& tail);
+  // One read(2) of fd into tail; its result, as read's.
+  ssize_t read_into(const UniqueFd& fd, OutputTail& tail);
   std::string fields() const { return fmt::format("run={} pid={}", id_, pid_); }
 
   Runner& owner_;
@@ -231,7 +233,7 @@ class Runner::Process {
   UvHandle<uv_timer_t> group_timer_;     // polls a group that outlived its leader
   OutputTail stdout_tail_;
   OutputTail stderr_tail_;
-  pid_t pid_ = 0;                 // also the process group id (POSIX_SPAWN_SETSID)
+  pid_t pid_ = 0;                 // also the process group id (setsid in the child)
   std::uint64_t start_time_ = 0;  // see Runner::start_time
   MonoTime started_;
   Millis duration_{0};
@@ -360,9 +362,7 @@ void Runner::Process::arm_deadline(Millis delay) {
 // the next event, and one busy handler cannot hold up the others.
 void Runner::Process::read_output(UniqueFd& fd, Channel channel, OutputTail& tail) {
   if (!fd.valid()) return;
-  auto& buffer = owner_.read_buffer_;
-  ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-  if (n > 0) tail.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  ssize_t n = read_into(fd, tail);
   if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
     auto armed = watch(fd, channel, EPOLL_CTL_MOD);
     if (armed) return;
@@ -516,16 +516,21 @@ void Runner::Process::maybe_finish() {
 // all the output this attempt will get.
 void Runner::Process::drain_and_close(UniqueFd& fd, OutputTail& tail) {
   if (!fd.valid()) return;
-  auto& buffer = owner_.read_buffer_;
   std::size_t drained = 0;
   while (drained < kMaxFinalDrain) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    ssize_t n = read_into(fd, tail);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // EOF, or nothing more right now (EAGAIN)
-    tail.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
     drained += static_cast<std::size_t>(n);
   }
   fd.reset();
+}
+
+ssize_t Runner::Process::read_into(const UniqueFd& fd, OutputTail& tail) {
+  auto& buffer = owner_.read_buffer_;
+  ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+  if (n > 0) tail.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  return n;
 }
 
 // The pidfd check runs here, once per process, so a kernel without pidfd_open
@@ -568,7 +573,7 @@ void Runner::on_events() {
   for (int i = 0; i < n; ++i) {
     std::uint64_t data = events[static_cast<std::size_t>(i)].data.u64;
     auto it = processes_.find(data >> kChannelBits);
-    if (it != processes_.end()) it->second->on_ready(data & ((1U << kChannelBits) - 1));
+    if (it != processes_.end()) it->second->on_ready(data & kChannelMask);
   }
 }
 

@@ -17,10 +17,10 @@
 // step that fails there shows as the result's start_error. stdout and stderr
 // are pipes whose read ends the runner reads. The exit is watched through a
 // pidfd and reaped with waitid(P_PIDFD) (Linux 5.3); the pidfds and the read
-// ends of every handler share one epoll set that one uv_poll watches. Where pidfd_open is
-// missing (older kernels, valgrind) the Runner watches SIGCHLD instead
-// (uv_signal) and asks each of its handlers with waitpid(WNOHANG); it never
-// reaps a pid it did not start. Nothing here uses libuv's process handles.
+// ends of every handler share one epoll set that one uv_poll watches. Where
+// pidfd_open is missing (older kernels, valgrind) the Runner watches SIGCHLD
+// instead (uv_signal) and asks each of its handlers with waitpid(WNOHANG); it
+// never reaps a pid it did not start. Nothing here uses libuv's process handles.
 //
 // Timeout: SIGTERM to the whole group, SIGKILL `kill_grace` later. When the
 // handler exits by itself, whatever it left running in its group gets SIGTERM,

@@ -22,8 +22,8 @@
 namespace inboxd::runner {
 namespace {
 
-// Enough for spawn_child's frame and the system calls it makes, which
-// need no stack of their own.
+// Enough for child_main's frame and the system calls it makes, which need
+// no stack of their own.
 constexpr std::size_t kStackSize = 16 * 1024;
 // The exit status of a child whose setup failed (as a shell's for "command
 // not found"); what failed is in its context.
