@@ -55,8 +55,9 @@ class GroupCommit {
   // per file. Only the move of a finished file into its folder waits for
   // it, never a handler's start.
   static constexpr Millis kMinSyncGap{25};
-  // A sync that finds the WAL this large also checkpoints it (about a
-  // thousand pages, SQLite's own default).
+  // A sync that finds the WAL this large also checkpoints it (SQLite's own
+  // default of a thousand pages, for 4 KiB pages; a new queue's pages are
+  // 1 KiB).
   static constexpr std::uint64_t kCheckpointBytes = 4 * 1024 * 1024;
 
   // Called with nullopt once every commit made before after_durable() is on

@@ -19,6 +19,7 @@ constexpr int kBusyTimeoutMs = 5000;
 // of claims does not leave a huge -wal file behind.
 constexpr const char* kJournalSizeLimit = "PRAGMA journal_size_limit = 67108864";
 constexpr std::size_t kIntegrityLinesShown = 3;
+constexpr const char* kPageSize = "PRAGMA page_size = 1024";
 
 constexpr std::array<std::pair<JobState, std::string_view>, 7> kStateNames{{
     {JobState::kClaiming, "claiming"},
@@ -388,6 +389,14 @@ Result<void> check_integrity(sqlite::Database& db) {
 }
 
 Result<void> configure(sqlite::Database& db, Durability durability) {
+  // Applies to a new database only (a database keeps the page size it was
+  // created with). Every commit writes each page it changed whole, and a
+  // job's transactions change a few rows on several pages: with 1 KiB
+  // pages a job writes 15.7 KB of WAL instead of 58.8 KB, and the store's
+  // work per job falls from 85 to 57 us (queue_bench --lifecycle). The cost
+  // is a deeper tree: claims in batches of 1,000 179,000/s instead of
+  // 206,000/s, the quick_check of a million jobs 0.38 s instead of 0.25 s.
+  if (auto ok = db.exec(kPageSize); !ok) return ok;
   auto mode = db.query_column("PRAGMA journal_mode = WAL");
   if (!mode) return fail(mode.error());
   if (mode->empty() || mode->front() != "wal") {

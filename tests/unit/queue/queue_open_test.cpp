@@ -1,6 +1,8 @@
 // Opening the queue: creation, reopening, and refusing files it must not
 // touch (not a database, damaged, written by a newer inboxd).
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -158,6 +160,31 @@ TEST_CASE("an empty file becomes a new queue", "[queue][open]") {
   q.reopen();
   CHECK(q.store().instance_id().size() == 32);
   q.claim("a.pdf");
+}
+
+TEST_CASE("a new queue uses pages of 1 KiB", "[queue][open]") {
+  QueueFixture q;
+  q.claim("a.pdf");
+  q.close();
+  CHECK(q.raw_exec("PRAGMA page_size")[0][0] == "1024");
+  CHECK(read_file_bytes(q.db_path()).substr(16, 2) == std::string("\x04\x00", 2));
+}
+
+TEST_CASE("a queue created with larger pages keeps them and its jobs", "[queue][open]") {
+  QueueFixture q;
+  q.close();
+  fs::remove(q.db_path());
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(q.db_path().c_str(), &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "PRAGMA page_size = 4096; VACUUM", nullptr, nullptr, nullptr) ==
+        SQLITE_OK);
+  sqlite3_close(db);
+  q.reopen();
+  auto job = q.claim("a.pdf");
+  q.reopen();
+  CHECK(q.job(job).name == "a.pdf");
+  q.close();
+  CHECK(q.raw_exec("PRAGMA page_size")[0][0] == "4096");
 }
 
 }  // namespace
