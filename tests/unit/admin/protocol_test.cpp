@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/clock.hpp"
 #include "daemon/admin/protocol.hpp"
 
 using namespace inboxd::admin;
@@ -112,4 +113,18 @@ TEST_CASE("a job event carries id, inbox, name, state and attempt", "[admin][pro
                                         {"name", "report.pdf"},
                                         {"state", "retry_wait"},
                                         {"attempt", 2}});
+}
+
+TEST_CASE("times keep their milliseconds across a second's end and before the epoch",
+          "[admin][protocol][clock]") {
+  using inboxd::format_rfc3339;
+  CHECK(format_rfc3339(kTime) == "2026-11-18T11:06:40.123Z");
+  CHECK(format_rfc3339(kTime + 876) == "2026-11-18T11:06:40.999Z");
+  CHECK(format_rfc3339(kTime + 877) == "2026-11-18T11:06:41.000Z");
+  CHECK(format_rfc3339(kTime - 124) == "2026-11-18T11:06:39.999Z");
+  CHECK(format_rfc3339(kTime + 5) == "2026-11-18T11:06:40.128Z");
+  CHECK(format_rfc3339(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339(-1000) == "1969-12-31T23:59:59.000Z");
+  CHECK(format_rfc3339(kTime) == "2026-11-18T11:06:40.123Z");
 }
