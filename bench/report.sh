@@ -143,8 +143,9 @@ $(jr '
     "| idle RSS < 8 MiB | \(.scale.empty_rss_kib / 1024 | r1) MiB | \(yes(.scale.empty_rss_kib < 8192)) |"
    else empty end)')
 
-Where a target did not hold, the section "Where the time goes" below shows
-the profile and what would be needed.
+Where a target did not hold, "What the targets that did not hold would need"
+(under "Where the time goes" below) shows the profile and what would be
+needed.
 MD
 }
 
