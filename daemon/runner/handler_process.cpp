@@ -215,11 +215,10 @@ class Runner::Process {
 
   Runner& owner_;
   RunId id_;
-  Millis timeout_;
-  Millis kill_grace_;
   std::function<void(HandlerResult)> on_done_;
-  // What the child reads until execve (spawn.hpp): kept, unchanged, until
-  // the child has been reaped, which ~Process does before its members go.
+  // The timeout and grace, and what the child reads until execve
+  // (spawn.hpp): kept, unchanged, until the child has been reaped, which
+  // ~Process does before its members go.
   HandlerSpec spec_;
   std::vector<char*> argv_;
   std::vector<char*> env_;
@@ -252,8 +251,6 @@ Runner::Process::Process(Runner& owner, RunId id, HandlerSpec spec,
                          std::function<void(HandlerResult)> on_done)
     : owner_(owner),
       id_(id),
-      timeout_(spec.timeout),
-      kill_grace_(spec.kill_grace),
       on_done_(std::move(on_done)),
       spec_(std::move(spec)),
       argv_(c_strings(spec_.argv)),
@@ -313,7 +310,7 @@ Result<void> Runner::Process::spawn() {
   stderr_ = std::move(err->read_end);
   if (auto ok = watch(stdout_, kStdout); !ok) return ok;
   if (auto ok = watch(stderr_, kStderr); !ok) return ok;
-  if (timeout_.count() > 0) arm_deadline(timeout_);
+  if (spec_.timeout.count() > 0) arm_deadline(spec_.timeout);
   // The write ends close here: the child got its own copies at the clone.
   return {};
 }
@@ -426,14 +423,14 @@ void Runner::Process::on_exit(int exit_status, int term_signal) {
     return maybe_finish();
   }
   if (!term_sent_) logger().info("handler left processes behind, terminating them {}", fields());
-  terminate(kill_grace_);
+  terminate(spec_.kill_grace);
 }
 
 void Runner::Process::on_deadline() {
   if (!term_sent_) {
     timed_out_ = true;
-    logger().info("handler timed out {} timeout={}", fields(), format_duration(timeout_));
-    terminate(kill_grace_);
+    logger().info("handler timed out {} timeout={}", fields(), format_duration(spec_.timeout));
+    terminate(spec_.kill_grace);
     return;
   }
   if (exited_ && !process_group_alive(pid_)) {

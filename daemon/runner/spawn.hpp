@@ -53,7 +53,6 @@ class SpawnContext {
   SpawnContext(const SpawnContext&) = delete;
   SpawnContext& operator=(const SpawnContext&) = delete;
 
-  const SpawnRequest& request() const { return request_; }
   // Once the child has been reaped: the step that failed in it, as an error
   // naming the program (and the cwd for chdir) with the child's errno;
   // nullopt when the child got as far as execve.
